@@ -1,0 +1,60 @@
+/*
+ * One authentication attempt, decided under the user's lock: the policy
+ * of pam_lp_totp without the PAM plumbing, so that it can be tested
+ * directly.
+ */
+#ifndef LP_AUTH_H
+#define LP_AUTH_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "cfg.h"
+#include "state.h"
+
+enum lp_auth_result {
+	LP_AUTH_OK = 0,		/* a right, fresh code */
+	LP_AUTH_RECOVERY_OK,	/* a recovery code, now used up */
+	LP_AUTH_BAD_CODE,	/* wrong or malformed */
+	LP_AUTH_REPLAYED,	/* right code of an already used step */
+	LP_AUTH_LOCKED,		/* refused without looking at the code */
+	LP_AUTH_NOT_ENROLLED,	/* no state file, or an unknown user */
+	LP_AUTH_BAD_STATE,	/* state unreadable, malformed, or unsafe */
+};
+
+struct lp_auth_outcome {
+	enum lp_auth_result result;
+	int		 error;		/* negative errno behind BAD_STATE */
+	unsigned	 failures;	/* count after this attempt */
+	int		 locked_now;	/* this attempt started a lockout */
+	size_t		 recovery_left;
+};
+
+/*
+ * Runs one attempt by user with input (what the person typed).  Under the
+ * user's lock it reads the state, refuses a locked account, checks input
+ * as a code and, failing that, as a recovery code, then records the
+ * result: a success sets the last step and clears the failures, a failure
+ * counts and may start a lockout.  A state that cannot be written after a
+ * success turns the success into BAD_STATE, since replay protection would
+ * be lost.  An unknown or unenrolled user does the same work on a dummy
+ * secret.  Always fills *ret and returns 0 once a decision is made; a
+ * negative errno only for invalid arguments.  Logs nothing; wipes the
+ * state it read.
+ */
+int	lp_auth_attempt(struct lp_store *store, const struct lp_totp_cfg *cfg,
+	    const char *user, const char *input, time_t now,
+	    struct lp_auth_outcome *ret);
+
+/*
+ * Does the work of an attempt for a user that is known not to exist,
+ * without touching the store, and sets ret->result to
+ * LP_AUTH_NOT_ENROLLED.
+ */
+void	lp_auth_dummy(const struct lp_totp_cfg *cfg, const char *input,
+	    time_t now, struct lp_auth_outcome *ret);
+
+/* The fixed log word of a result: ok, bad_code, replayed_code, ... */
+const char *lp_auth_reason(enum lp_auth_result result);
+
+#endif /* LP_AUTH_H */

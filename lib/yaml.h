@@ -1,0 +1,3 @@
+#ifndef LP_YAML_H
+#define LP_YAML_H
+#endif
