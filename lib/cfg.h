@@ -66,8 +66,10 @@ void	lp_cfg_defaults(struct lp_cfg *cfg);
  * symbolic link, owned by root, not writable by group or others, and at
  * most LP_CFG_SIZE_MAX bytes.  Returns 0 and sets *ret_cfg, or a negative
  * errno with one message or more appended to diag (may be NULL), each
- * naming the file, line and column: -ENOENT, -EPERM (owner or mode),
- * -EINVAL (not valid policy), -ENOMEM.  Logs nothing.
+ * naming the file, and for policy errors the line and column: -ENOENT,
+ * -ELOOP (a symbolic link), -EPERM (owner or mode), -EINVAL (not a
+ * regular file, hard-linked, or not valid policy), -EFBIG, -ENOMEM.
+ * Logs nothing.
  */
 int	lp_cfg_load(const char *path, struct lp_cfg **ret_cfg,
 	    struct lp_diag *diag);

@@ -1,3 +1,0 @@
-#ifndef LP_YAML_H
-#define LP_YAML_H
-#endif
