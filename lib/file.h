@@ -46,8 +46,10 @@ int	lp_read_all(int fd, size_t max, char **ret_buf, size_t *ret_len);
  * tmpname is removed, tmpname is created with O_EXCL and O_NOFOLLOW and
  * the given mode, written, fsync'd, renamed over name, and dirfd is
  * fsync'd.  The caller holds the lock that covers name and tmpname.  On
- * failure tmpname is removed and name is untouched.  Returns 0 or a
- * negative errno (-ENOSPC, -EROFS, -EIO, ...).
+ * failure tmpname is removed and name is untouched, except when only the
+ * final fsync of dirfd fails: name then already holds the new bytes.  A
+ * stale tmpname that is a non-empty directory is not removed and fails
+ * the call.  Returns 0 or a negative errno (-ENOSPC, -EROFS, -EIO, ...).
  */
 int	lp_file_replace(int dirfd, const char *name, const char *tmpname,
 	    const void *data, size_t len, mode_t mode);
@@ -63,5 +65,22 @@ int	lp_lock_take(int dirfd, const char *lockname, int *ret_fd);
 
 /* Releases a lock from lp_lock_take(); accepts -1. */
 void	lp_lock_release(int fd);
+
+/*
+ * For tests only: when lp_file_fault is set, lp_file_replace() calls it
+ * before each step.  It returns 0 to go on, or a negative errno that the
+ * step then fails with; before a write(2) a positive value caps the bytes
+ * that call may write.  Production code never sets it.
+ */
+enum lp_file_step {
+	LP_FILE_STEP_OPEN,
+	LP_FILE_STEP_FCHMOD,
+	LP_FILE_STEP_WRITE,
+	LP_FILE_STEP_FSYNC,
+	LP_FILE_STEP_CLOSE,
+	LP_FILE_STEP_RENAME,
+	LP_FILE_STEP_DIRSYNC
+};
+extern int	(*lp_file_fault)(enum lp_file_step);
 
 #endif /* LP_FILE_H */

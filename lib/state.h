@@ -30,7 +30,8 @@ struct lp_totp_state {
 
 /*
  * Parses the text of a state file.  The format is strict: a version line,
- * then each field once in a fixed order; anything else is -EBADMSG.
+ * each field once in a fixed order, then an end line; anything else,
+ * including a file cut short anywhere, is -EBADMSG.
  * Returns 0 and fills *ret, or -EBADMSG.  On failure *ret is wiped.
  */
 int	lp_state_parse(const char *buf, size_t len, struct lp_totp_state *ret);
@@ -38,7 +39,8 @@ int	lp_state_parse(const char *buf, size_t len, struct lp_totp_state *ret);
 /*
  * Formats st as the text of a state file into a new buffer.  Returns 0
  * and sets *ret_buf (free with lp_freezero(buf, len)) and *ret_len, or
- * -ENOMEM.
+ * -EINVAL when st would not parse back (secret length, recovery count or
+ * hash, a negative time), or -ENOMEM.
  */
 int	lp_state_format(const struct lp_totp_state *st, char **ret_buf,
 	    size_t *ret_len);
