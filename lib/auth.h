@@ -12,14 +12,15 @@
 #include "cfg.h"
 #include "state.h"
 
+/* Zero is a refusal, so that an outcome left unset never grants. */
 enum lp_auth_result {
-	LP_AUTH_OK = 0,		/* a right, fresh code */
+	LP_AUTH_BAD_STATE = 0,	/* state unreadable, malformed, or unsafe */
+	LP_AUTH_OK,		/* a right, fresh code */
 	LP_AUTH_RECOVERY_OK,	/* a recovery code, now used up */
 	LP_AUTH_BAD_CODE,	/* wrong or malformed */
 	LP_AUTH_REPLAYED,	/* right code of an already used step */
 	LP_AUTH_LOCKED,		/* refused without looking at the code */
 	LP_AUTH_NOT_ENROLLED,	/* no state file, or an unknown user */
-	LP_AUTH_BAD_STATE,	/* state unreadable, malformed, or unsafe */
 };
 
 struct lp_auth_outcome {
