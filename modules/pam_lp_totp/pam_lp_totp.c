@@ -1,1 +1,341 @@
+/*
+ * pam_lp_totp: the TOTP second factor of the bastion.  The decision itself
+ * lives in lib/auth.c; this file reads options, talks to the person
+ * through the PAM conversation, logs one line per decision and maps the
+ * outcome to a PAM code.
+ */
 #include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#define PAM_SM_AUTH
+#include <security/pam_appl.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <security/pam_modutil.h>
+
+#include "auth.h"
+#include "cfg.h"
+#include "lp_util.h"
+#include "state.h"
+#include "user.h"
+
+#define LP_PROMPT_DEFAULT	"Verification code: "
+#define LP_PROMPT_MAX		128
+
+#define LP_MSG_FAILED	"Invalid or already used verification code."
+#define LP_MSG_LOCKED \
+	"Too many failed verification codes: this account is locked for now."
+
+struct lp_args {
+	const char	*config;
+	const char	*state_dir;
+	const char	*prompt;
+	bool		 nullok;
+	bool		 debug;
+	bool		 audit;
+};
+
+/* The parts of a log line that come from outside, made safe to print. */
+struct lp_who {
+	char	user[65];
+	char	rhost[65];
+	char	tty[33];
+	char	service[33];
+};
+
+static int
+parse_one_arg(pam_handle_t *pamh, struct lp_args *a, const char *arg)
+{
+	if (strncmp(arg, "config=", 7) == 0 && arg[7] == '/')
+		a->config = arg + 7;
+	else if (strncmp(arg, "state_dir=", 10) == 0 && arg[10] == '/')
+		a->state_dir = arg + 10;
+	else if (strncmp(arg, "prompt=", 7) == 0 && arg[7] != '\0' &&
+	    strlen(arg + 7) <= LP_PROMPT_MAX)
+		a->prompt = arg + 7;
+	else if (strcmp(arg, "nullok") == 0)
+		a->nullok = true;
+	else if (strcmp(arg, "debug") == 0)
+		a->debug = true;
+	else if (strcmp(arg, "audit") == 0)
+		a->audit = true;
+	else {
+		char safe[129];
+
+		pam_syslog(pamh, LOG_ERR, "unknown or malformed option \"%s\"",
+		    lp_log_safe(safe, sizeof(safe), arg, 128));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Reads the module arguments.  Every option is checked, and a misspelt
+ * one refuses rather than silently weakening policy.
+ */
+static int
+lp_args_parse(pam_handle_t *pamh, int argc, const char **argv,
+    struct lp_args *a)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	a->config = LP_CONFIG_PATH;
+	a->state_dir = LP_TOTP_STATE_DIR;
+	a->prompt = LP_PROMPT_DEFAULT;
+	for (i = 0; i < argc; i++)
+		if (parse_one_arg(pamh, a, argv[i]) != 0)
+			return -EINVAL;
+	if (a->debug)
+		pam_syslog(pamh, LOG_DEBUG,
+		    "config=%s state_dir=%s nullok=%d audit=%d",
+		    a->config, a->state_dir, a->nullok, a->audit);
+	return 0;
+}
+
+static const char *
+get_item_str(pam_handle_t *pamh, int item)
+{
+	const void *v = NULL;
+
+	if (pam_get_item(pamh, item, &v) != PAM_SUCCESS || v == NULL)
+		return "";
+	return v;
+}
+
+static void
+fill_who(pam_handle_t *pamh, const char *user, bool known,
+    const struct lp_args *a, struct lp_who *w)
+{
+	/* A name that does not resolve is often a mistyped password. */
+	if (user != NULL && (known || a->audit))
+		lp_log_safe(w->user, sizeof(w->user), user, 64);
+	else
+		lp_log_safe(w->user, sizeof(w->user), "<unknown>", 64);
+	lp_log_safe(w->rhost, sizeof(w->rhost),
+	    get_item_str(pamh, PAM_RHOST), 64);
+	lp_log_safe(w->tty, sizeof(w->tty), get_item_str(pamh, PAM_TTY), 32);
+	lp_log_safe(w->service, sizeof(w->service),
+	    get_item_str(pamh, PAM_SERVICE), 32);
+}
+
+static void
+log_decision(pam_handle_t *pamh, const struct lp_who *w,
+    const struct lp_auth_outcome *o)
+{
+	int prio = LOG_NOTICE;
+
+	if (o->result == LP_AUTH_OK || o->result == LP_AUTH_RECOVERY_OK)
+		prio = LOG_INFO;
+	else if (o->result == LP_AUTH_BAD_STATE)
+		prio = LOG_ERR;
+
+	if (o->result == LP_AUTH_BAD_STATE)
+		pam_syslog(pamh, prio,
+		    "user=%s rhost=%s tty=%s service=%s reason=%s error=%s",
+		    w->user, w->rhost, w->tty, w->service,
+		    lp_auth_reason(o->result), strerror(-o->error));
+	else if (o->locked_now)
+		pam_syslog(pamh, prio,
+		    "user=%s rhost=%s tty=%s service=%s reason=%s lockout=start",
+		    w->user, w->rhost, w->tty, w->service,
+		    lp_auth_reason(o->result));
+	else
+		pam_syslog(pamh, prio,
+		    "user=%s rhost=%s tty=%s service=%s reason=%s failures=%u",
+		    w->user, w->rhost, w->tty, w->service,
+		    lp_auth_reason(o->result), o->failures);
+}
+
+/* Tells the person what happened, without saying how long a lock lasts. */
+static void
+tell_person(pam_handle_t *pamh, const struct lp_auth_outcome *o)
+{
+	switch (o->result) {
+	case LP_AUTH_OK:
+		break;
+	case LP_AUTH_RECOVERY_OK:
+		pam_info(pamh, "Recovery code accepted; %zu left.",
+		    o->recovery_left);
+		break;
+	case LP_AUTH_LOCKED:
+		pam_error(pamh, "%s", LP_MSG_LOCKED);
+		break;
+	default:
+		if (o->locked_now)
+			pam_error(pamh, "%s", LP_MSG_LOCKED);
+		else
+			pam_error(pamh, "%s", LP_MSG_FAILED);
+		break;
+	}
+}
+
+static int
+lp_pam_code(const struct lp_auth_outcome *o)
+{
+	switch (o->result) {
+	case LP_AUTH_OK:
+	case LP_AUTH_RECOVERY_OK:
+		return PAM_SUCCESS;
+	case LP_AUTH_BAD_STATE:
+		return o->error == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+	default:
+		return PAM_AUTH_ERR;
+	}
+}
+
+/*
+ * With nullok, a known user without a state file passes as PAM_IGNORE
+ * before being asked anything.  Returns 1 when the user is enrolled or
+ * the answer is unclear (so the attempt goes on and fails closed).
+ */
+static int
+is_enrolled(struct lp_store *store, const char *user)
+{
+	struct lp_store_lock *lk = NULL;
+	struct lp_totp_state st;
+	int r;
+
+	if (lp_store_lock(store, user, &lk) != 0)
+		return 1;
+	r = lp_store_read(lk, &st);
+	lp_wipe_obj(&st);
+	lp_store_unlock(lk);
+	return r != -ENOENT;
+}
+
+static int
+ask_code(pam_handle_t *pamh, const char *prompt, char **ret_resp)
+{
+	char *resp = NULL;
+	int r;
+
+	r = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", prompt);
+	if (r != PAM_SUCCESS) {
+		lp_freezero_str(resp);
+		return r;
+	}
+	if (resp == NULL)
+		return PAM_CONV_ERR;
+	*ret_resp = resp;
+	return PAM_SUCCESS;
+}
+
+static int
+open_policy(pam_handle_t *pamh, const struct lp_args *a,
+    struct lp_cfg **ret_cfg, struct lp_store **ret_store)
+{
+	struct lp_diag diag = { NULL, 0 };
+	struct lp_cfg *cfg = NULL;
+	struct lp_store *store = NULL;
+	int r;
+
+	r = lp_cfg_load(a->config, &cfg, &diag);
+	if (r != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot use policy: %s",
+		    diag.n > 0 ? diag.msgs[0] : strerror(-r));
+		lp_diag_clear(&diag);
+		return r == -ENOMEM ? PAM_BUF_ERR : PAM_SERVICE_ERR;
+	}
+	r = lp_store_open(a->state_dir, &store);
+	if (r != 0) {
+		pam_syslog(pamh, LOG_ERR,
+		    "cannot use state directory %s: %s%s", a->state_dir,
+		    strerror(-r), r == -EPERM ?
+		    " (it must be owned by root, mode 0700)" : "");
+		lp_cfg_free(cfg);
+		return PAM_AUTHINFO_UNAVAIL;
+	}
+	*ret_cfg = cfg;
+	*ret_store = store;
+	return PAM_SUCCESS;
+}
+
+static bool
+user_known(pam_handle_t *pamh, const char *user)
+{
+	if (lp_user_name_check(user) != 0)
+		return false;
+	return pam_modutil_getpwnam(pamh, user) != NULL;
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+    const char **argv)
+{
+	struct lp_auth_outcome out;
+	struct lp_args args;
+	struct lp_cfg *cfg = NULL;
+	struct lp_store *store = NULL;
+	struct lp_who who;
+	const char *user = NULL;
+	char *resp = NULL;
+	bool known;
+	int r = PAM_SERVICE_ERR;
+
+	(void)flags;
+	memset(&out, 0, sizeof(out));
+	if (lp_args_parse(pamh, argc, argv, &args) != 0)
+		return PAM_SERVICE_ERR;
+	r = pam_get_user(pamh, &user, NULL);
+	if (r != PAM_SUCCESS || user == NULL) {
+		pam_syslog(pamh, LOG_NOTICE, "cannot determine the user name");
+		return r == PAM_SUCCESS ? PAM_USER_UNKNOWN : r;
+	}
+	known = user_known(pamh, user);
+	fill_who(pamh, user, known, &args, &who);
+
+	r = open_policy(pamh, &args, &cfg, &store);
+	if (r != PAM_SUCCESS)
+		goto out;
+	if (known && args.nullok && !is_enrolled(store, user)) {
+		pam_syslog(pamh, LOG_INFO,
+		    "user=%s rhost=%s tty=%s service=%s reason=not_enrolled "
+		    "nullok=1", who.user, who.rhost, who.tty, who.service);
+		r = PAM_IGNORE;
+		goto out;
+	}
+
+	r = ask_code(pamh, args.prompt, &resp);
+	if (r != PAM_SUCCESS) {
+		pam_syslog(pamh, LOG_NOTICE, "user=%s rhost=%s tty=%s "
+		    "service=%s reason=no_answer", who.user, who.rhost,
+		    who.tty, who.service);
+		goto out;
+	}
+	if (known) {
+		r = lp_auth_attempt(store, &cfg->totp, user, resp, time(NULL),
+		    &out);
+		if (r != 0) {
+			memset(&out, 0, sizeof(out));
+			out.result = LP_AUTH_BAD_STATE;
+			out.error = r;
+		}
+	} else
+		lp_auth_dummy(&cfg->totp, resp, time(NULL), &out);
+	log_decision(pamh, &who, &out);
+	tell_person(pamh, &out);
+	r = lp_pam_code(&out);
+out:
+	lp_freezero_str(resp);
+	lp_store_free(store);
+	lp_cfg_free(cfg);
+	return r;
+}
+
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_SUCCESS;
+}
