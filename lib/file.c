@@ -104,8 +104,12 @@ lp_open_secret(int dirfd, const char *name, uid_t uid, mode_t forbidden,
 		r = -errno;
 		goto out;
 	}
-	/* A second link could be a name the attacker controls. */
-	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+	/*
+	 * A second link could be a name the attacker controls.  No link at
+	 * all is a file renamed over after we opened it: what we read is
+	 * the content of a moment ago, as for a reader a moment earlier.
+	 */
+	if (!S_ISREG(st.st_mode) || st.st_nlink > 1) {
 		r = -EINVAL;
 		goto out;
 	}

@@ -23,7 +23,7 @@ int	lp_dir_open_checked(const char *path, uid_t uid, mode_t forbidden,
  * Opens name, relative to dirfd (or absolute, with dirfd AT_FDCWD), for
  * reading, with O_NOFOLLOW, O_CLOEXEC, O_NOCTTY and O_NONBLOCK (a FIFO
  * never blocks), then checks with fstat(2) that it is a regular file with
- * one link, owned by uid, whose mode has none of the bits in forbidden,
+ * at most one link (none: it was replaced since), owned by uid, whose mode has none of the bits in forbidden,
  * and whose size is at most max bytes.  Returns 0 and sets *ret_fd, or
  * -ENOENT, -ELOOP (a symbolic link), -EINVAL (not a regular file, or
  * hard-linked), -EPERM (wrong owner or mode), -EFBIG, or another

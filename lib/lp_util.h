@@ -47,9 +47,10 @@ int	lp_parse_ll(const char *s, long long min, long long max,
 	    long long *ret_val);
 
 /*
- * Copies src into dst of size dstsize, replacing control characters and
- * bytes >= 0x7f with '?', and truncating to at most max bytes.  For
- * strings from outside that are about to be logged.  Returns dst.
+ * Copies src into dst of size dstsize, replacing spaces, control
+ * characters and bytes >= 0x7f with '?', and truncating to at most max
+ * bytes.  For strings from outside that are about to be logged in
+ * key=value lines.  Returns dst.
  */
 char	*lp_log_safe(char *dst, size_t dstsize, const char *src, size_t max);
 

@@ -418,11 +418,6 @@ lp_store_lock(struct lp_store *store, const char *user,
 	    (r = make_name(lk->tmpname, sizeof(lk->tmpname), user,
 	    STATE_TMP_SUFFIX)) != 0)
 		goto out;
-	/*
-	 * XXX: a name longer than NAME_MAX - 6 (249) bytes gets
-	 * -ENAMETOOLONG here; accounts that long do not exist in practice
-	 * (useradd stops at 32), so the store does not shorten them.
-	 */
 	if ((r = lp_lock_take(store->dirfd, lockname, &lk->fd)) != 0)
 		goto out;
 

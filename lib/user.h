@@ -2,7 +2,11 @@
 #ifndef LP_USER_H
 #define LP_USER_H
 
-#define LP_USER_NAME_MAX	255
+/*
+ * A state directory holds ".NAME.lock" beside NAME, and a file name has
+ * at most 255 bytes, so a name may have 249.
+ */
+#define LP_USER_NAME_MAX	249
 
 /*
  * Returns 0 when name is safe to use as a file name in a state directory,

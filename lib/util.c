@@ -67,7 +67,8 @@ lp_log_safe(char *dst, size_t dstsize, const char *src, size_t max)
 	for (i = 0; src[i] != '\0' && i < max && i + 1 < dstsize; i++) {
 		unsigned char c = (unsigned char)src[i];
 
-		dst[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+		/* A space would let a value add a key=value field. */
+		dst[i] = (c <= 0x20 || c >= 0x7f) ? '?' : (char)c;
 	}
 	dst[i] = '\0';
 	return dst;

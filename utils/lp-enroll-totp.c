@@ -1,8 +1,8 @@
 /*
- * lp-enroll-totp: creates, replaces, shows and removes a person's TOTP
- * enrolment on the bastion.  Run by root; the state and policy work is
- * done by liblp_common, this file parses arguments, talks to the
- * administrator and reports.
+ * lp-enroll-totp: creates, replaces, shows, unlocks and removes a
+ * person's TOTP enrolment on the bastion.  Run by root; the state and
+ * policy work is done by liblp_common, this file parses arguments, talks
+ * to the administrator and reports.
  *
  * Nothing on disk changes until the new secret (and the recovery codes)
  * have been shown, and with --verify until a first code has been checked.
@@ -12,7 +12,9 @@
  */
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -20,8 +22,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +55,12 @@
 #define NAME_SHOWN_MAX	64	/* bytes of a name shown in a message */
 #define PATH_SHOWN_MAX	255	/* bytes of a path shown in a message */
 
+#define LOGIN_DEFS	"/etc/login.defs"
+#define UID_MIN_DEFAULT	1000	/* useradd's own default for UID_MIN */
+
+/* getopt_long's value for options that have no short form. */
+#define OPT_VERSION	256
+
 /* Black ink on a bright white background, whatever the terminal's theme. */
 #define QR_SGR_ON	"\033[30;107m"
 #define QR_SGR_OFF	"\033[0m"
@@ -60,6 +70,16 @@ enum mode {
 	MODE_REMOVE,
 	MODE_NEW_CODES,
 	MODE_STATUS,
+	MODE_UNLOCK,
+};
+
+/* The option that chose each mode, for usage messages. */
+static const char *const mode_option[] = {
+	[MODE_ENROL] = "an enrolment",
+	[MODE_REMOVE] = "--remove",
+	[MODE_NEW_CODES] = "--new-recovery-codes",
+	[MODE_STATUS] = "--status",
+	[MODE_UNLOCK] = "--unlock",
 };
 
 struct opts {
@@ -102,30 +122,63 @@ static const struct option longopts[] = {
 	{ "config",		required_argument,	NULL, 'c' },
 	{ "state-dir",		required_argument,	NULL, 'd' },
 	{ "force",		no_argument,		NULL, 'f' },
+	{ "help",		no_argument,		NULL, 'h' },
 	{ "no-qr",		no_argument,		NULL, 'n' },
 	{ "new-recovery-codes",	no_argument,		NULL, 'R' },
 	{ "remove",		no_argument,		NULL, 'r' },
 	{ "status",		no_argument,		NULL, 's' },
+	{ "unlock",		no_argument,		NULL, 'U' },
 	{ "uri-only",		no_argument,		NULL, 'u' },
 	{ "verify",		no_argument,		NULL, 'v' },
+	{ "version",		no_argument,		NULL, OPT_VERSION },
 	{ NULL,			0,			NULL, 0 },
 };
 
+/* Asked for, the usage goes to stdout; after an error, to stderr. */
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status == EXIT_SUCCESS ? stdout : stderr,
 	    "usage: lp-enroll-totp [-fnuv] [-c path] [-d dir] user\n"
-	    "       lp-enroll-totp -R | -r | -s [-c path] [-d dir] user\n");
-	exit(EXIT_USAGE);
+	    "       lp-enroll-totp -R | -r | -s | -U [-c path] [-d dir] user\n"
+	    "       lp-enroll-totp -h | --version\n");
+	exit(status);
+}
+
+/* Says what is wrong with the command line, then shows the usage. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	usage(EXIT_USAGE);
 }
 
 static void
 set_mode(struct opts *o, enum mode m)
 {
 	if (o->mode != MODE_ENROL && o->mode != m)
-		usage();
+		usage_error("%s and %s cannot be combined",
+		    mode_option[o->mode], mode_option[m]);
 	o->mode = m;
+}
+
+/* The first option given that only shapes an enrolment, or NULL. */
+static const char *
+enrol_option(const struct opts *o)
+{
+	if (o->force)
+		return "--force";
+	if (o->no_qr)
+		return "--no-qr";
+	if (o->uri_only)
+		return "--uri-only";
+	if (o->verify)
+		return "--verify";
+	return NULL;
 }
 
 static void
@@ -139,7 +192,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 	o->mode = MODE_ENROL;
 
 	/* '+': the user name ends option parsing, as POSIX says. */
-	while ((ch = getopt_long(argc, argv, "+c:d:fnRrsuv", longopts,
+	while ((ch = getopt_long(argc, argv, "+c:d:fhnRrsUuv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -151,6 +204,8 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case 'f':
 			o->force = true;
 			break;
+		case 'h':
+			usage(EXIT_SUCCESS);
 		case 'n':
 			o->no_qr = true;
 			break;
@@ -163,24 +218,34 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case 's':
 			set_mode(o, MODE_STATUS);
 			break;
+		case 'U':
+			set_mode(o, MODE_UNLOCK);
+			break;
 		case 'u':
 			o->uri_only = true;
 			break;
 		case 'v':
 			o->verify = true;
 			break;
+		case OPT_VERSION:
+			printf("lp-enroll-totp %s\n", PACKAGE_VERSION);
+			exit(fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_REFUSED);
 		default:
-			usage();
+			/* getopt_long(3) has said what was wrong. */
+			usage(EXIT_USAGE);
 		}
 	}
-	if (argc - optind != 1)
-		usage();
+	if (argc - optind < 1)
+		usage_error("no user given");
+	if (argc - optind > 1)
+		usage_error("one user at a time; %d arguments given",
+		    argc - optind);
 	o->user = argv[optind];
 
 	/* These shape an enrolment; elsewhere they would be ignored. */
-	if (o->mode != MODE_ENROL &&
-	    (o->force || o->no_qr || o->uri_only || o->verify))
-		usage();
+	if (o->mode != MODE_ENROL && enrol_option(o) != NULL)
+		usage_error("%s and %s cannot be combined",
+		    mode_option[o->mode], enrol_option(o));
 }
 
 /* A string from outside, cut to fit buf and made fit for a message. */
@@ -190,70 +255,167 @@ shown(char *buf, size_t size, const char *s)
 	return lp_log_safe(buf, size, s, size - 1);
 }
 
+/* Checks the name and that the account exists; sets *ret_uid. */
 static int
-check_user(const char *user)
+check_user(const char *user, uid_t *ret_uid)
 {
 	char name[NAME_SHOWN_MAX + 1];
+	const struct passwd *pw;
 
 	if (lp_user_name_check(user) < 0) {
 		warnx("%s: invalid user name", shown(name, sizeof(name), user));
 		return -1;
 	}
 	errno = 0;
-	if (getpwnam(user) == NULL) {
+	if ((pw = getpwnam(user)) == NULL) {
 		if (errno != 0 && errno != ENOENT && errno != ESRCH)
 			warn("%s: cannot look up user", user);
 		else
 			warnx("%s: no such user", user);
 		return -1;
 	}
+	*ret_uid = pw->pw_uid;
 	return 0;
 }
 
 /*
- * Who made the change, for the log: the person behind sudo when there is
- * one.  The variables are only as honest as root, who runs this anyway.
+ * The lowest uid of an ordinary account, as useradd(8) sees it: the last
+ * UID_MIN in login.defs, else 1000.  It only decides a warning, so a file
+ * that cannot be read or a value that does not parse is no error.
  */
-static const char *
-caller(char *buf, size_t size)
+static uid_t
+read_uid_min(void)
 {
-	const struct passwd *pw;
-	const char *name;
+	char *line = NULL, *key, *val, *save;
+	uid_t min = UID_MIN_DEFAULT;
+	size_t cap = 0;
+	long long v;
+	FILE *fp;
 
-	name = getenv("SUDO_USER");
-	if (name == NULL || *name == '\0')
-		name = getenv("LOGNAME");
-	if (name == NULL || *name == '\0') {
-		pw = getpwuid(getuid());
-		name = pw != NULL ? pw->pw_name : "unknown";
+	if ((fp = fopen(LOGIN_DEFS, "re")) == NULL)
+		return min;
+	while (getline(&line, &cap, fp) != -1) {
+		key = strtok_r(line, " \t\r\n", &save);
+		if (key == NULL || strcmp(key, "UID_MIN") != 0)
+			continue;
+		val = strtok_r(NULL, " \t\r\n", &save);
+		if (val != NULL && lp_parse_ll(val, 0, UINT32_MAX - 1, &v) == 0)
+			min = (uid_t)v;
 	}
-	return shown(buf, size, name);
+	free(line);
+	(void)fclose(fp);
+	return min;
 }
 
+/*
+ * A second factor on a system account is unusual enough to be a slip
+ * (the wrong name typed), yet some sites want it on root: say so, and go
+ * on.
+ */
+static void
+warn_system_account(const char *user, uid_t uid)
+{
+	uid_t min;
+
+	if (uid == 0) {
+		warnx("warning: %s is the superuser (uid 0); enrolling anyway",
+		    user);
+		return;
+	}
+	min = read_uid_min();
+	if (uid < min)
+		warnx("warning: %s is a system account (uid %u, below "
+		    "UID_MIN %u); enrolling anyway", user, (unsigned)uid,
+		    (unsigned)min);
+}
+
+/*
+ * A log value from outside: bounded and cleaned by lp_log_safe(), and
+ * without the space or '=' that would let it add a field of its own.
+ */
+static const char *
+log_value(char *buf, size_t size, const char *s)
+{
+	char *p;
+
+	shown(buf, size, s);
+	for (p = buf; *p != '\0'; p++)
+		if (*p == ' ' || *p == '=')
+			*p = '?';
+	return buf;
+}
+
+/*
+ * Who made the change: by= is the real user, who is root, and sudo_user=
+ * the person behind sudo when SUDO_USER holds a valid user name.  The
+ * environment is only as honest as whoever set it, so it is a hint beside
+ * by=, never in its place, and a value that is no user name is dropped.
+ */
 static void
 log_change(const char *user, const char *action, const char *extra)
 {
-	char by[NAME_SHOWN_MAX + 1];
+	char by[NAME_SHOWN_MAX + 1], sudo[NAME_SHOWN_MAX + 1];
+	const struct passwd *pw;
+	const char *env;
 
-	syslog(LOG_NOTICE, "action=%s user=%s by=%s%s", action, user,
-	    caller(by, sizeof(by)), extra);
+	if ((pw = getpwuid(getuid())) != NULL && pw->pw_name != NULL)
+		log_value(by, sizeof(by), pw->pw_name);
+	else
+		(void)snprintf(by, sizeof(by), "#%u", (unsigned)getuid());
+	env = getenv("SUDO_USER");
+	if (env != NULL && lp_user_name_check(env) == 0)
+		log_value(sudo, sizeof(sudo), env);
+	else
+		sudo[0] = '\0';
+
+	syslog(LOG_NOTICE, "action=%s user=%s by=%s%s%s%s", action, user, by,
+	    sudo[0] != '\0' ? " sudo_user=" : "", sudo, extra);
 }
 
+/*
+ * Says why the state file was refused.  A hard link and a file that is
+ * not regular both read as -EINVAL; lstat(2) of the path only words the
+ * message, it decides nothing.
+ */
 static const char *
-read_error(int r)
+read_error(const struct opts *o, int r)
 {
+	char path[PATH_MAX];
+	struct stat st;
+	int n;
+
 	switch (r) {
 	case -ELOOP:
 		return "state file is a symbolic link";
 	case -EPERM:
 		return "state file has the wrong owner or mode";
 	case -EINVAL:
+		n = snprintf(path, sizeof(path), "%s/%s", o->state_dir,
+		    o->user);
+		if (n > 0 && (size_t)n < sizeof(path) &&
+		    lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_nlink > 1)
+			return "state file has more than one hard link";
 		return "state file is not a regular file";
 	case -EBADMSG:
 		return "state file is malformed";
+	case -EFBIG:
+		return "state file is too large";
 	default:
 		return strerror(-r);
 	}
+}
+
+/*
+ * Whether a state file refused with r is still a plain root-owned file
+ * of ours that is only unreadable as state: --force may replace it and
+ * --remove may delete it.  Links, other file types and wrong owners or
+ * modes need a look first, and are never touched.
+ */
+static bool
+is_safe_to_drop(int r)
+{
+	return r == -EBADMSG || r == -EFBIG;
 }
 
 static int
@@ -740,14 +902,14 @@ check_existing(const struct opts *o, int old_read)
 		    o->user);
 		return -EEXIST;
 	}
-	if (old_read == -EBADMSG && !o->force) {
+	if (is_safe_to_drop(old_read) && !o->force) {
 		warnx("%s: %s; use --force to replace it", o->user,
-		    read_error(old_read));
+		    read_error(o, old_read));
 		return -EEXIST;
 	}
-	if (old_read != 0 && old_read != -EBADMSG) {
+	if (old_read != 0 && !is_safe_to_drop(old_read)) {
 		/* A link or a wrong mode needs a look, not an overwrite. */
-		warnx("%s: %s", o->user, read_error(old_read));
+		warnx("%s: %s", o->user, read_error(o, old_read));
 		return old_read;
 	}
 	return 0;
@@ -854,8 +1016,14 @@ do_new_codes(const struct opts *o, struct lp_store *store)
 		return old_read;
 	}
 	if (old_read < 0) {
-		warnx("%s: %s", o->user, read_error(old_read));
+		warnx("%s: %s", o->user, read_error(o, old_read));
 		return old_read;
+	}
+	/* Checked only now, so that "not enrolled" is said first. */
+	if (!isatty(STDOUT_FILENO)) {
+		warnx("%s: standard output is not a terminal; refusing to "
+		    "show recovery codes", o->user);
+		return -ENOTTY;
 	}
 
 	r = lp_recovery_generate(LP_RECOVERY_COUNT, sec.codes, sec.hashes);
@@ -878,6 +1046,12 @@ do_new_codes(const struct opts *o, struct lp_store *store)
 	return flush_out();
 }
 
+/*
+ * Removes the state under the lock, after the same checks as every other
+ * mode: a link, a file that is not regular, or a wrong owner or mode is
+ * left for a person to look at.  A malformed file is removed, since that
+ * is how an administrator gets rid of one.
+ */
 static int
 do_remove(const struct opts *o, struct lp_store *store)
 {
@@ -889,6 +1063,12 @@ do_remove(const struct opts *o, struct lp_store *store)
 		warnx("%s: cannot lock state: %s", o->user, strerror(-r));
 		goto out;
 	}
+	r = lp_store_read(lk, &sec.old);
+	if (r < 0 && r != -ENOENT && !is_safe_to_drop(r)) {
+		warnx("%s: %s; not removed", o->user, read_error(o, r));
+		goto out;
+	}
+	/* Also when not enrolled: a stale temporary file goes too. */
 	r = lp_store_remove(lk);
 	if (r == -ENOENT)
 		warnx("%s: not enrolled", o->user);
@@ -896,11 +1076,60 @@ do_remove(const struct opts *o, struct lp_store *store)
 		warnx("%s: cannot remove state: %s", o->user, strerror(-r));
 	if (r < 0)
 		goto out;
-	log_change(o->user, "removed", "");
 	r = 0;
 out:
 	lp_store_unlock(lk);
+	if (r == 0)
+		log_change(o->user, "removed", "");
 	return r;
+}
+
+/*
+ * Ends a lockout: clears the failure count and locked_until under the
+ * lock, keeping the secret, the last accepted step (so that no code is
+ * accepted twice) and the recovery codes.
+ */
+static int
+do_unlock(const struct opts *o, struct lp_store *store)
+{
+	struct lp_store_lock *lk = NULL;
+	unsigned failures = 0;
+	bool was_locked = false;
+	int r;
+
+	r = lp_store_lock(store, o->user, &lk);
+	if (r < 0) {
+		warnx("%s: cannot lock state: %s", o->user, strerror(-r));
+		goto out;
+	}
+	r = lp_store_read(lk, &sec.old);
+	if (r == -ENOENT)
+		warnx("%s: not enrolled", o->user);
+	else if (r < 0)
+		warnx("%s: %s", o->user, read_error(o, r));
+	if (r < 0)
+		goto out;
+
+	failures = sec.old.failures;
+	was_locked = sec.old.locked_until > (int64_t)time(NULL);
+	sec.old.failures = 0;
+	sec.old.locked_until = 0;
+	r = lp_store_write(lk, &sec.old);
+	if (r < 0) {
+		warnx("%s: cannot write state: %s; nothing changed", o->user,
+		    strerror(-r));
+		goto out;
+	}
+	r = 0;
+out:
+	lp_store_unlock(lk);
+	if (r < 0)
+		return r;
+	log_change(o->user, "unlocked", "");
+	printf("%s: unlocked (%s, %u failure%s cleared).\n", o->user,
+	    was_locked ? "was locked" : "was not locked", failures,
+	    failures == 1 ? "" : "s");
+	return flush_out();
 }
 
 static void
@@ -926,7 +1155,7 @@ do_status(const struct opts *o, struct lp_store *store)
 	if (r < 0)
 		return r;
 	if (rd < 0 && rd != -ENOENT) {
-		warnx("%s: %s", o->user, read_error(rd));
+		warnx("%s: %s", o->user, read_error(o, rd));
 		return rd;
 	}
 
@@ -948,21 +1177,22 @@ static int
 run(const struct opts *o)
 {
 	struct lp_store *store = NULL;
-	bool shows_secret;
+	uid_t uid;
 	int r = -EINVAL;
 
-	if (check_user(o->user) < 0)
+	if (check_user(o->user, &uid) < 0)
 		goto out;
+	if (o->mode == MODE_ENROL)
+		warn_system_account(o->user, uid);
 
 	/*
 	 * A seed or a recovery code goes only to a terminal, where a person
 	 * reads it, not to a file or a pipe that may outlive the session.
 	 * --uri-only is the one exception, for scripts, and it prints no
-	 * recovery codes.
+	 * recovery codes.  -R checks once it knows the user is enrolled.
 	 */
-	shows_secret = (o->mode == MODE_ENROL && !o->uri_only) ||
-	    o->mode == MODE_NEW_CODES;
-	if (shows_secret && !isatty(STDOUT_FILENO)) {
+	if (o->mode == MODE_ENROL && !o->uri_only &&
+	    !isatty(STDOUT_FILENO)) {
 		warnx("%s: standard output is not a terminal; refusing to "
 		    "show secrets (see --uri-only)", o->user);
 		goto out;
@@ -984,6 +1214,9 @@ run(const struct opts *o)
 	case MODE_STATUS:
 		r = do_status(o, store);
 		break;
+	case MODE_UNLOCK:
+		r = do_unlock(o, store);
+		break;
 	}
 out:
 	lp_store_free(store);
@@ -993,8 +1226,17 @@ out:
 int
 main(int argc, char *argv[])
 {
+	const struct rlimit nocore = { 0, 0 };
 	struct opts o;
 	int r;
+
+	/*
+	 * Secrets pass through this process's memory: no core file may hold
+	 * them, and only a tracer with CAP_SYS_PTRACE may attach.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1 ||
+	    setrlimit(RLIMIT_CORE, &nocore) == -1)
+		err(EXIT_REFUSED, "cannot disable core dumps");
 
 	parse_args(argc, argv, &o);
 	if (getuid() != 0 || geteuid() != 0)

@@ -50,30 +50,47 @@ struct lp_who {
 	char	service[33];
 };
 
+/* Takes the value of a path option; only an absolute path will do. */
+static const char *
+path_value(const char *arg, size_t keylen)
+{
+	return arg[keylen] == '/' ? arg + keylen : NULL;
+}
+
 static int
 parse_one_arg(pam_handle_t *pamh, struct lp_args *a, const char *arg)
 {
-	if (strncmp(arg, "config=", 7) == 0 && arg[7] == '/')
-		a->config = arg + 7;
-	else if (strncmp(arg, "state_dir=", 10) == 0 && arg[10] == '/')
-		a->state_dir = arg + 10;
-	else if (strncmp(arg, "prompt=", 7) == 0 && arg[7] != '\0' &&
-	    strlen(arg + 7) <= LP_PROMPT_MAX)
-		a->prompt = arg + 7;
-	else if (strcmp(arg, "nullok") == 0)
-		a->nullok = true;
-	else if (strcmp(arg, "debug") == 0)
-		a->debug = true;
-	else if (strcmp(arg, "audit") == 0)
-		a->audit = true;
-	else {
-		char safe[129];
+	const char *why = "unknown option";
+	char safe[129];
 
-		pam_syslog(pamh, LOG_ERR, "unknown or malformed option \"%s\"",
-		    lp_log_safe(safe, sizeof(safe), arg, 128));
-		return -EINVAL;
+	if (strncmp(arg, "config=", 7) == 0) {
+		why = "config= needs an absolute path";
+		a->config = path_value(arg, 7);
+		if (a->config != NULL)
+			return 0;
+	} else if (strncmp(arg, "state_dir=", 10) == 0) {
+		why = "state_dir= needs an absolute path";
+		a->state_dir = path_value(arg, 10);
+		if (a->state_dir != NULL)
+			return 0;
+	} else if (strncmp(arg, "prompt=", 7) == 0) {
+		why = "prompt= needs 1 to 128 bytes";
+		a->prompt = arg + 7;
+		if (arg[7] != '\0' && strlen(arg + 7) <= LP_PROMPT_MAX)
+			return 0;
+	} else if (strcmp(arg, "nullok") == 0) {
+		a->nullok = true;
+		return 0;
+	} else if (strcmp(arg, "debug") == 0) {
+		a->debug = true;
+		return 0;
+	} else if (strcmp(arg, "audit") == 0) {
+		a->audit = true;
+		return 0;
 	}
-	return 0;
+	pam_syslog(pamh, LOG_ERR, "%s: \"%s\"", why,
+	    lp_log_safe(safe, sizeof(safe), arg, 128));
+	return -EINVAL;
 }
 
 /*
@@ -258,12 +275,23 @@ open_policy(pam_handle_t *pamh, const struct lp_args *a,
 	return PAM_SUCCESS;
 }
 
-static bool
-user_known(pam_handle_t *pamh, const char *user)
+/*
+ * Returns the account's own name, or NULL when there is no such account.
+ * The state file is found by that name, not by what was typed, since a
+ * user database that folds case would otherwise let "ALICE" reach
+ * alice's account without alice's state.
+ */
+static const char *
+canonical_user(pam_handle_t *pamh, const char *user)
 {
+	const struct passwd *pw;
+
 	if (lp_user_name_check(user) != 0)
-		return false;
-	return pam_modutil_getpwnam(pamh, user) != NULL;
+		return NULL;
+	pw = pam_modutil_getpwnam(pamh, user);
+	if (pw == NULL || lp_user_name_check(pw->pw_name) != 0)
+		return NULL;
+	return pw->pw_name;
 }
 
 PAM_EXTERN int
@@ -275,9 +303,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct lp_cfg *cfg = NULL;
 	struct lp_store *store = NULL;
 	struct lp_who who;
-	const char *user = NULL;
+	const char *user = NULL, *name;
 	char *resp = NULL;
-	bool known;
 	int r = PAM_SERVICE_ERR;
 
 	(void)flags;
@@ -289,13 +316,13 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		pam_syslog(pamh, LOG_NOTICE, "cannot determine the user name");
 		return r == PAM_SUCCESS ? PAM_USER_UNKNOWN : r;
 	}
-	known = user_known(pamh, user);
-	fill_who(pamh, user, known, &args, &who);
+	name = canonical_user(pamh, user);
+	fill_who(pamh, name != NULL ? name : user, name != NULL, &args, &who);
 
 	r = open_policy(pamh, &args, &cfg, &store);
 	if (r != PAM_SUCCESS)
 		goto out;
-	if (known && args.nullok && !is_enrolled(store, user)) {
+	if (name != NULL && args.nullok && !is_enrolled(store, name)) {
 		pam_syslog(pamh, LOG_INFO,
 		    "user=%s rhost=%s tty=%s service=%s reason=not_enrolled "
 		    "nullok=1", who.user, who.rhost, who.tty, who.service);
@@ -310,8 +337,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		    who.tty, who.service);
 		goto out;
 	}
-	if (known) {
-		r = lp_auth_attempt(store, &cfg->totp, user, resp, time(NULL),
+	if (name != NULL) {
+		r = lp_auth_attempt(store, &cfg->totp, name, resp, time(NULL),
 		    &out);
 		if (r != 0) {
 			memset(&out, 0, sizeof(out));

@@ -2,11 +2,14 @@
 # End-to-end test of lp-enroll-totp: the built program, run as root on a
 # private state directory and policy file under /tmp.  Codes come from
 # oathtool as an independent oracle.  The machine's accounts are only
-# read: `nobody' and `root' exist everywhere, and no account is added.
+# read: `nobody', `daemon' and `root' exist on every Debian, and no
+# account is added.  /etc/login.defs is replaced only inside private
+# mount namespaces.
 #
-# Environment: LP_TEST_BUILDDIR (where lp-enroll-totp was built),
-# LP_TEST_SRCDIR (tests/), OATHTOOL.  Exit 0 when every check passes, 1
-# when one fails, 77 (skipped) when not run as root.
+# Environment: LP_TEST_BUILDDIR (where lp-enroll-totp was built, with
+# its config.h), LP_TEST_SRCDIR (tests/, beside man/), OATHTOOL.  Exit 0
+# when every check passes, 1 when one fails, 77 (skipped) when not run
+# as root.
 set -u
 
 if [ "$(id -u)" != 0 ]; then
@@ -15,11 +18,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 builddir=${LP_TEST_BUILDDIR:-.}
+srcdir=${LP_TEST_SRCDIR:-$(dirname "$0")/..}
 prog=$builddir/lp-enroll-totp
 oathtool=${OATHTOOL:-oathtool}
 export LC_ALL=C TZ=UTC
 
-for need in "$prog" "$oathtool"; do
+for need in "$prog" "$oathtool" mandoc flock setpriv unshare; do
 	if ! command -v "$need" >/dev/null 2>&1; then
 		echo "e2e-enroll: $need not found" >&2
 		exit 1
@@ -28,9 +32,11 @@ done
 
 T=$(mktemp -d /tmp/lp-e2e-enroll.XXXXXX) || exit 1
 bgpid=
+holder=
 cleanup() {
-	# Only the one process this test may have left behind, by its PID.
+	# Only the processes this test may have left behind, by their PIDs.
 	[ -n "$bgpid" ] && kill "$bgpid" 2>/dev/null
+	[ -n "$holder" ] && kill "$holder" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -126,6 +132,12 @@ state_field() {
 	sed -n "s/^$2 //p" "$S/$1"
 }
 
+# set_field USER KEY VALUE: edits a state file in place, as a login
+# would have left it; the file keeps its inode, owner and mode.
+set_field() {
+	sed "s/^$2 .*/$2 $3/" "$S/$1" >"$T/field" && cat "$T/field" >"$S/$1"
+}
+
 # A 6-digit code that is wrong for every step oathtool says is near now.
 wrong_code() {
 	near=$("$oathtool" --totp -b "$1" -N "now - 90 seconds" -w 6)
@@ -152,14 +164,16 @@ wait_for() {
 # --verify in a session without a terminal, reading the code from a FIFO.
 # ANSWER is "right", "wrong", "junk" or "none".  Sets rc, and secret to
 # the secret printed.  When $meanwhile names a function, it is called
-# once the prompt is up, before the answer.
+# once the prompt is up, before the answer; $bgpid is then the program's
+# PID.  $runner, when set, is a command the program is started through.
 verify_fifo() {
 	vuser=$1
 	answer=$2
 	shift 2
 	rm -f "$T/fifo"
 	mkfifo -m 0600 "$T/fifo"
-	setsid -w "$prog" --config "$C" --state-dir "$S" --uri-only \
+	# shellcheck disable=SC2086 # $runner is a command and its options
+	setsid -w $runner "$prog" --config "$C" --state-dir "$S" --uri-only \
 	    --verify "$@" "$vuser" <"$T/fifo" >"$T/out" 2>"$T/err" &
 	bgpid=$!
 	exec 3>"$T/fifo"
@@ -191,11 +205,13 @@ on_tty() {
 	# The terminal turns "\n" into "\r\n"; the QR code's colours go too.
 	sed "s/\r\$//; s/$esc\[[0-9;]*m//g" "$T/tty" >"$T/tty.txt"
 	grep "^$esc\[30;107m" "$T/tty" | sed "s/\r\$//; s/$esc\[[0-9;]*m//g" |
-	    sed "s/$full/B/g; s/$upper/T/g; s/$lower/L/g; s/ /./g" >"$T/qr.cells"
+	    sed "s/$full/B/g; s/$upper/T/g; s/$lower/L/g; s/ /./g" \
+	    >"$T/qr.cells"
 }
 
 cmdline="$prog --config $C --state-dir $S"
 meanwhile=
+runner=
 esc=$(printf '\033')
 full=$(printf '\342\226\210')	# U+2588, both modules dark
 upper=$(printf '\342\226\200')	# U+2580, the upper one
@@ -214,18 +230,63 @@ check "a user other than root is refused with status 1" \
     test $rc = 1 -a ! -s "$T/out"
 check "the refusal says root is needed" err_has "must be run as root"
 
+# Each usage error: status 2, nothing on stdout, and on stderr first the
+# reason (the text after '|', or getopt's own words), then the usage.
 usage_ok=true
-for args in "" "nobody root" "--bogus nobody" "-x" "--remove --status nobody" \
-    "--remove --force nobody" "--status --uri-only nobody" \
-    "-R --verify nobody" "--config"; do
+while IFS='|' read -r args why; do
 	# shellcheck disable=SC2086
 	run_raw $args
-	if [ $rc != 2 ] || ! err_has "usage: lp-enroll-totp"; then
+	if [ $rc != 2 ] || [ -s "$T/out" ] ||
+	    ! sed -n 1p "$T/err" | grep -q -- "lp-enroll-totp: $why" ||
+	    ! sed -n 2p "$T/err" | grep -q '^usage: lp-enroll-totp '; then
 		usage_ok=false
 		echo "# usage: '$args' gave $rc"
+		sed 's/^/#   | /' "$T/err"
 	fi
-done
-check "usage errors exit 2 with the usage text" $usage_ok
+done <<'EOF'
+|no user given$
+nobody root|one user at a time; 2 arguments given$
+--bogus nobody|unrecognized option '--bogus'
+-x|invalid option -- 'x'
+--config|option '--config' requires an argument
+--remove --status nobody|--remove and --status cannot be combined$
+--remove --force nobody|--remove and --force cannot be combined$
+--status --uri-only nobody|--status and --uri-only cannot be combined$
+-R --verify nobody|--new-recovery-codes and --verify cannot be combined$
+-U -n nobody|--unlock and --no-qr cannot be combined$
+--unlock --remove nobody|--unlock and --remove cannot be combined$
+EOF
+check "usage errors exit 2 with the reason, then the usage text" $usage_ok
+
+run_raw --help
+cp "$T/out" "$T/help"
+check "--help prints the usage on stdout and exits 0" \
+    sh -c "test $rc = 0 && test ! -s '$T/err' &&
+    head -1 '$T/out' | grep -q '^usage: lp-enroll-totp '"
+run_raw -h
+check "-h prints the same usage" \
+    sh -c "test $rc = 0 && cmp -s '$T/out' '$T/help'"
+setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$T/bin/lp-enroll-totp" --help >"$T/out" 2>"$T/err"
+rc=$?
+check "--help works without root" \
+    sh -c "test $rc = 0 && cmp -s '$T/out' '$T/help'"
+
+version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' \
+    "$builddir/config.h")
+run_raw --version
+check "--version prints the package version ($version) and exits 0" \
+    sh -c "test $rc = 0 && test -n '$version' && test ! -s '$T/err' &&
+    test \"\$(cat '$T/out')\" = 'lp-enroll-totp $version'"
+
+# The usage and the man page's SYNOPSIS, word for word.
+bs=$(printf '\b')
+mandoc -Tascii -O width=200 "$srcdir/../man/lp-enroll-totp.8" |
+    sed "s/.$bs//g" | sed -n '/^SYNOPSIS$/,/^DESCRIPTION$/p' |
+    sed '1d; $d; /^ *$/d; s/^ *//; s/  */ /g' >"$T/synopsis"
+sed 's/^usage: //; s/^ *//; s/  */ /g' "$T/help" >"$T/usage"
+check "the usage matches the man page's SYNOPSIS" \
+    sh -c "test -s '$T/synopsis' && cmp -s '$T/synopsis' '$T/usage'"
 
 long=$(printf 'a%.0s' $(seq 300))
 names_ok=true
@@ -253,8 +314,9 @@ check "the secret is not shown when stdout is not a terminal" \
 check "the refusal points at --uri-only" err_has "not a terminal"
 
 run -R nobody
-check "new recovery codes are not shown when stdout is not a terminal" \
-    test $rc = 1 -a ! -s "$T/out"
+check "-R of a user not enrolled says so first, even without a terminal" \
+    sh -c "test $rc = 1 && test ! -s '$T/out' &&
+    grep -q 'nobody: not enrolled' '$T/err' && ! grep -q terminal '$T/err'"
 
 chmod 0755 "$S"
 run --uri-only nobody
@@ -307,6 +369,15 @@ check "--force replaces the enrolment with a new secret" \
     test $rc = 0 -a ${#secret} = 32 -a "$secret" != "$first" -a \
     "$(state_secret nobody)" = "$secret"
 
+cp "$S/nobody" "$T/saved"
+run -R nobody
+check "-R of an enrolled user refuses without a terminal, state untouched" \
+    sh -c "test $rc = 1 && test ! -s '$T/out' &&
+    grep -q 'nobody: standard output is not a terminal' '$T/err' &&
+    cmp -s '$S/nobody' '$T/saved'"
+check "the -R refusal does not point at --uri-only, which -R cannot take" \
+    sh -c "! grep -q 'uri-only' '$T/err'"
+
 run --status nobody
 check "--status shows an enrolment without codes" \
     sh -c "test $rc = 0 && grep -qx 'enrolled: yes' '$T/out' &&
@@ -316,6 +387,53 @@ check "--status shows an enrolment without codes" \
     grep -qx 'last success: never' '$T/out'"
 check "--status never prints the secret" \
     sh -c "! grep -q '$secret' '$T/out' '$T/err'"
+
+# ---------------------------------------------------------------- system users
+
+# Enrolling root or an account below UID_MIN warns on stderr and goes on;
+# stdout keeps only the URI.  `daemon' (uid 1) exists on every Debian.
+run --uri-only root
+check "enrolling root warns that it is the superuser, and enrols" \
+    sh -c "test $rc = 0 && test \$(wc -l <'$T/out') = 1 && test -e '$S/root' &&
+    grep -q 'warning: root is the superuser (uid 0); enrolling anyway' \
+    '$T/err'"
+run --uri-only daemon
+check "enrolling a system account warns, naming uid and UID_MIN" \
+    sh -c "test $rc = 0 && test \$(wc -l <'$T/out') = 1 &&
+    grep -q 'warning: daemon is a system account (uid 1, below UID_MIN 1000);' \
+    '$T/err' && grep -q 'enrolling anyway' '$T/err'"
+run --remove root
+run --remove daemon
+run --status daemon
+check "--status, --remove and the like do not warn about system accounts" \
+    sh -c "test $rc = 0 && test ! -s '$T/err'"
+
+# login_defs FILE ARGS...: runs the program with FILE over
+# /etc/login.defs, in a mount namespace of its own.
+login_defs() {
+	defs=$1
+	shift
+	# shellcheck disable=SC2016 # $1 and $@ belong to the inner shell
+	unshare -m sh -c 'mount --bind "$1" /etc/login.defs && shift &&
+	    exec "$@"' sh "$defs" "$prog" --config "$C" --state-dir "$S" "$@" \
+	    >"$T/out" 2>"$T/err"
+	rc=$?
+	cat "$T/out" "$T/err" >>"$other"
+}
+printf '# UID_MIN 1\nUID_MIN\t\t\t 70000\nUID_MAX 80000\n' >"$T/login.defs"
+login_defs "$T/login.defs" --uri-only --force nobody
+check "UID_MIN is read from login.defs (70000: nobody is a system account)" \
+    sh -c "test $rc = 0 && test \$(wc -l <'$T/out') = 1 &&
+    grep -q 'nobody is a system account (uid 65534, below UID_MIN 70000)' \
+    '$T/err'"
+printf '# no UID_MIN here\n' >"$T/login.defs"
+login_defs "$T/login.defs" --uri-only --force nobody
+check "without UID_MIN in login.defs, 1000 is the limit" \
+    sh -c "test $rc = 0 && test ! -s '$T/err'"
+login_defs "$T/login.defs" --uri-only daemon
+check "without UID_MIN, an account below 1000 is still warned about" \
+    sh -c "test $rc = 0 && grep -q 'below UID_MIN 1000' '$T/err'"
+run --remove daemon
 
 # ---------------------------------------------------------------- --verify
 
@@ -350,6 +468,29 @@ check "no code at all fails --verify and changes nothing" \
 verify_fifo root wrong
 check "a wrong code for a new user leaves no enrolment" \
     test $rc = 1 -a ! -e "$S/root"
+
+# While the prompt waits, the secret is in memory: the process must not
+# be dumpable and its core size limit must be 0.  A process that is not
+# dumpable has its /proc files owned by root's group instead of its own,
+# so it runs here with group nobody (still as root) to tell them apart.
+look_at_proc() {
+	p_exe=$(readlink "/proc/$bgpid/exe")
+	p_gid=$(stat -c %g "/proc/$bgpid/status")
+	p_core=$(sed -n 's/^Max core file size *//p' "/proc/$bgpid/limits")
+}
+cp "$S/nobody" "$T/saved"
+meanwhile=look_at_proc
+runner="setpriv --regid=65534 --clear-groups"
+p_exe=''
+p_gid=''
+p_core=''
+verify_fifo nobody none --force
+meanwhile=
+runner=
+check "at the prompt the program is not dumpable and may dump no core" \
+    sh -c "test '$p_exe' = '$(readlink -f "$prog")' && test '$p_gid' = 0 &&
+    echo '$p_core' | grep -Eq '^0 +0 +bytes' && test $rc = 1 &&
+    cmp -s '$S/nobody' '$T/saved'"
 
 # Another administrator replaces the enrolment while the first one waits
 # for the person's code: the first one must then write nothing.
@@ -556,6 +697,68 @@ run --status nobody
 check "--status counts the new codes" \
     grep -qx 'recovery codes left: 10' "$T/out"
 
+# ---------------------------------------------------------------- --unlock
+
+# A lockout as pam_lp_totp leaves it after five wrong codes.
+cp "$S/nobody" "$T/unlocked"
+set_field nobody failures 5
+set_field nobody locked_until $(($(date +%s) + 300))
+run --status nobody
+check "--status shows the lockout" \
+    sh -c "grep -qx 'failures: 5' '$T/out' &&
+    ! grep -qx 'locked until: not locked' '$T/out'"
+run --unlock nobody
+check "--unlock clears the failures and the lockout, and says so" \
+    sh -c "test $rc = 0 && test ! -s '$T/err' &&
+    grep -qx 'nobody: unlocked (was locked, 5 failures cleared).' '$T/out' &&
+    test \"\$(sed -n 's/^failures //p' '$S/nobody')\" = 0 &&
+    test \"\$(sed -n 's/^locked_until //p' '$S/nobody')\" = 0"
+check "--unlock keeps the secret, the last step and the recovery codes" \
+    cmp -s "$S/nobody" "$T/unlocked"
+check "the unlocked state file is still root's, mode 0600" \
+    test "$(mode_of "$S/nobody")" = 0:0:600
+run --status nobody
+check "--status then shows no lockout" \
+    sh -c "grep -qx 'failures: 0' '$T/out' &&
+    grep -qx 'locked until: not locked' '$T/out' &&
+    grep -qx 'recovery codes left: 10' '$T/out'"
+
+set_field nobody failures 1
+run -U nobody
+check "-U clears failures short of a lockout too" \
+    sh -c "test $rc = 0 && cmp -s '$S/nobody' '$T/unlocked' &&
+    grep -qx 'nobody: unlocked (was not locked, 1 failure cleared).' '$T/out'"
+
+# --unlock takes the user's lock, as pam_lp_totp does: while another
+# process holds it, --unlock waits and changes nothing.
+set_field nobody failures 2
+rm -f "$T/release"
+# shellcheck disable=SC2016 # $1 belongs to the inner shell
+flock "$S/.nobody.lock" sh -c 'i=0; while [ ! -e "$1" ] && [ $i -lt 100 ]
+    do sleep 0.1; i=$((i + 1)); done' sh "$T/release" &
+holder=$!
+i=0
+while flock -n "$S/.nobody.lock" true && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+"$prog" --config "$C" --state-dir "$S" --unlock nobody >"$T/out" \
+    2>"$T/err" &
+bgpid=$!
+sleep 0.5
+waited=no
+kill -0 "$bgpid" 2>/dev/null && waited=yes
+during=$(state_field nobody failures)
+touch "$T/release"
+wait "$holder"
+holder=
+wait "$bgpid"
+rc=$?
+bgpid=
+check "--unlock waits for the user's lock, then clears" \
+    sh -c "test $waited = yes && test '$during' = 2 && test $rc = 0 &&
+    cmp -s '$S/nobody' '$T/unlocked'"
+
 # ---------------------------------------------------------------- bad state
 
 cp "$S/nobody" "$T/saved"
@@ -579,6 +782,80 @@ check "a symbolic link in place of the state file is never replaced" \
 rm -f "$S/nobody"
 mv "$T/saved" "$S/nobody"
 
+# --remove refuses what every other mode refuses, and leaves it as it is.
+cp "$S/nobody" "$T/saved"
+chown 65534 "$S/nobody"
+run --remove nobody
+check "--remove refuses a state file with the wrong owner" \
+    sh -c "test $rc = 1 && test ! -s '$T/out' &&
+    grep -q 'nobody: state file has the wrong owner or mode; not removed' \
+    '$T/err' && test '$(mode_of "$S/nobody")' = 65534:0:600 &&
+    cmp -s '$S/nobody' '$T/saved'"
+chown 0 "$S/nobody"
+
+chmod 0640 "$S/nobody"
+run --remove nobody
+check "--remove refuses a state file with group access" \
+    sh -c "test $rc = 1 && grep -q 'wrong owner or mode; not removed' \
+    '$T/err' && cmp -s '$S/nobody' '$T/saved'"
+chmod 0600 "$S/nobody"
+
+ln "$S/nobody" "$T/hardlink"
+run --remove nobody
+check "--remove refuses a hard-linked state file" \
+    sh -c "test $rc = 1 &&
+    grep -q 'nobody: state file has more than one hard link; not removed' \
+    '$T/err' && test \$(stat -c %h '$S/nobody') = 2"
+run --status nobody
+check "--status names the hard link too" \
+    sh -c "test $rc = 1 && grep -q 'more than one hard link' '$T/err'"
+run --uri-only --force nobody
+check "--force does not replace a hard-linked state file" \
+    sh -c "test $rc = 1 && test ! -s '$T/out' &&
+    cmp -s '$S/nobody' '$T/saved' && test \$(stat -c %h '$S/nobody') = 2"
+rm -f "$T/hardlink"
+
+mv "$S/nobody" "$T/saved"
+ln -s "$T/saved" "$S/nobody"
+run --remove nobody
+check "--remove refuses a symbolic link, and its target stays" \
+    sh -c "test $rc = 1 && test -L '$S/nobody' && test -f '$T/saved' &&
+    grep -q 'nobody: state file is a symbolic link; not removed' '$T/err'"
+rm -f "$S/nobody"
+
+mkfifo -m 0600 "$S/nobody"
+run --remove nobody
+check "--remove refuses a FIFO" \
+    sh -c "test $rc = 1 && test -p '$S/nobody' &&
+    grep -q 'nobody: state file is not a regular file; not removed' '$T/err'"
+rm -f "$S/nobody"
+
+mkdir -m 0700 "$S/nobody"
+run --remove nobody
+check "--remove refuses a directory" \
+    sh -c "test $rc = 1 && test -d '$S/nobody' &&
+    grep -q 'not a regular file; not removed' '$T/err'"
+rmdir "$S/nobody"
+
+(umask 077 && printf 'not a state file\n' >"$S/nobody")
+run --unlock nobody
+check "--unlock refuses a malformed state file and leaves it" \
+    sh -c "test $rc = 1 && grep -q 'nobody: state file is malformed' '$T/err' &&
+    test \"\$(cat '$S/nobody')\" = 'not a state file'"
+run --remove nobody
+check "--remove deletes a malformed state file, as the way out" \
+    test $rc = 0 -a ! -e "$S/nobody" -a ! -s "$T/err"
+
+(umask 077 && head -c 20000 /dev/zero | tr '\0' x >"$S/nobody")
+run --uri-only nobody
+check "a state file too large is reported, and needs --force" \
+    sh -c "test $rc = 1 && grep -q 'state file is too large; use --force' \
+    '$T/err'"
+run --remove nobody
+check "--remove deletes a state file too large" \
+    test $rc = 0 -a ! -e "$S/nobody"
+mv "$T/saved" "$S/nobody"
+
 # ---------------------------------------------------------------- syslog
 
 # The log lines, read from a /dev/log of the test's own: the program runs
@@ -586,7 +863,8 @@ mv "$T/saved" "$S/nobody"
 # /dev/null.  Needs Python for the listening socket.
 in_ns() {
 	# shellcheck disable=SC2016 # $1 and $@ belong to the inner shell
-	SUDO_USER=lp-e2e-admin unshare -m sh -c 'mount --bind /dev/null \
+	SUDO_USER=$sudo_user LOGNAME=$logname unshare -m sh -c \
+	    'mount --bind /dev/null \
 	    "$1/dev/null" && mount --bind "$1/dev" /dev && shift &&
 	    exec "$@"' sh "$T" "$prog" --config "$C" --state-dir "$S" "$@" \
 	    >"$T/out" 2>"$T/err"
@@ -596,18 +874,21 @@ in_ns() {
 if command -v python3 >/dev/null 2>&1; then
 	mkdir -m 0755 "$T/dev"
 	: >"$T/dev/null"
-	python3 - "$T/dev/log" "$T/syslog" <<'END' &
-import socket, sys, time
+	# Every datagram, one a line, until the test says stop and the
+	# socket has been quiet for 0.2 s; 30 s at most.
+	python3 - "$T/dev/log" "$T/syslog" "$T/stop" <<'END' &
+import os, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 s.settimeout(0.2)
-got, end = [], time.time() + 20
-while len(got) < 3 and time.time() < end:
+out, end = open(sys.argv[2], "w"), time.time() + 30
+while time.time() < end:
     try:
-        got.append(s.recv(4096).decode(errors="replace"))
+        out.write(s.recv(4096).decode(errors="replace") + "\n")
+        out.flush()
     except socket.timeout:
-        pass
-open(sys.argv[2], "w").write("\n".join(got) + "\n")
+        if os.path.exists(sys.argv[3]):
+            break
 END
 	bgpid=$!
 	i=0
@@ -615,21 +896,47 @@ END
 		sleep 0.1
 		i=$((i + 1))
 	done
+	sudo_user=lp-e2e-admin
+	logname=lp-e2e-admin
 	in_ns --uri-only --force nobody
 	logged=$(uri_secret <"$T/out")
 	in_ns --uri-only root
+	ln "$S/root" "$T/hardlink"
 	in_ns --remove root
+	refused=$rc
+	rm -f "$T/hardlink"
+	# Values that try to add fields of their own to the line.
+	sudo_user='mallory action=removed user=alice'
+	logname='eve action=removed user=alice'
+	in_ns --unlock nobody
+	sudo_user='x=y'
+	logname='x=y'
+	in_ns --unlock nobody
+	sudo_user=lp-e2e-admin
+	logname=lp-e2e-admin
+	in_ns --remove root
+	touch "$T/stop"
 	wait "$bgpid"
 	bgpid=
-	who='by=lp-e2e-admin'
-	check "replacing, enrolling and removing are each logged, with who" \
+	who='by=root sudo_user=lp-e2e-admin'
+	check "enrolling, unlocking and removing are each logged, with who" \
 	    sh -c "grep -q ' action=replaced user=nobody $who verified=no\$' \
 	    '$T/syslog' &&
 	    grep -q ' action=enrolled user=root $who verified=no\$' \
 	    '$T/syslog' &&
 	    grep -q ' action=removed user=root $who\$' '$T/syslog' &&
+	    test \$(grep -c ' action=unlocked user=nobody by=root\$' \
+	    '$T/syslog') = 2 &&
 	    test \$(grep -c '^<85>[A-Z][a-z][a-z] .* lp-enroll-totp\[' \
-	    '$T/syslog') = 3"
+	    '$T/syslog') = 5"
+	check "a refused --remove logs nothing" \
+	    sh -c "test $refused = 1 &&
+	    test \$(grep -c 'action=removed' '$T/syslog') = 1 &&
+	    test \$(wc -l <'$T/syslog') = 5"
+	check "a forged SUDO_USER or LOGNAME adds no field to the log" \
+	    sh -c "! grep -Eq 'mallory|eve|alice|x=y|x\?y' '$T/syslog' &&
+	    ! grep -Ev '^<85>[^=]* action=[a-z_]* user=[a-z]* by=root( |\$)' \
+	    '$T/syslog' | grep -q ."
 	check "the log holds no secret" \
 	    sh -c "test -n '$logged' && ! grep -q '$logged' '$T/syslog'"
 	cat "$T/syslog" >>"$other"
@@ -642,6 +949,10 @@ check "--remove deletes the enrolment" test $rc = 0 -a ! -e "$S/nobody"
 run --remove nobody
 check "--remove of a user not enrolled exits 1" \
     sh -c "test $rc = 1 && grep -q 'nobody: not enrolled' '$T/err'"
+run --unlock nobody
+check "--unlock of a user not enrolled exits 1" \
+    sh -c "test $rc = 1 && test ! -s '$T/out' &&
+    grep -q 'nobody: not enrolled' '$T/err' && test ! -e '$S/nobody'"
 run --status nobody
 check "--status of a user not enrolled says so (status 0)" \
     sh -c "test $rc = 0 && grep -qx 'enrolled: no' '$T/out'"

@@ -384,7 +384,7 @@ test_unknown_option_is_a_service_error(void **state)
 	assert_int_equal(auth_with("lp_totp_badopt", ENROLLED, code, &c),
 	    PAM_SERVICE_ERR);
 	assert_int_equal(c.nprompts, 0);
-	assert_logged(&c, "unknown or malformed option \"stat_dir=", NULL);
+	assert_logged(&c, "unknown option: \"stat_dir=", NULL);
 	lp_pt_conv_free(&c);
 }
 

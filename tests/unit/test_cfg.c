@@ -1101,7 +1101,7 @@ test_cfg_parse_checks_groups(void **state)
 	assert_null(fx->cfg);
 	assert_int_equal(fx->diag.n, 3);
 	assert_string_equal(fx->diag.msgs[0], "lp.yaml:5:22: "
-	    "nodes.gpu01.groups[2]: not a valid group name: 'a b'");
+	    "nodes.gpu01.groups[2]: not a valid group name: 'a?b'");
 	assert_string_equal(fx->diag.msgs[1], "lp.yaml:5:29: "
 	    "nodes.gpu01.groups[3]: group name must be at most 32 "
 	    "characters long");

@@ -893,15 +893,15 @@ test_store_lock_accepts_names_with_dot_dash_and_at(void **state)
 }
 
 /*
- * The lock name adds six bytes to the user name, so the longest names
- * pass the name check but exceed NAME_MAX (XXX in state.c).
+ * The lock name adds six bytes to the user name: the longest name the
+ * check accepts still makes a lock file, and one byte more is refused.
  */
 static void
-test_store_lock_reports_names_too_long_for_lock_file(void **state)
+test_store_lock_takes_the_longest_valid_name(void **state)
 {
 	struct fx *fx = *state;
 	struct lp_store_lock *lk = NULL;
-	char name[LP_USER_NAME_MAX + 1];
+	char name[LP_USER_NAME_MAX + 2];
 
 	memset(name, 'a', 249);
 	name[249] = '\0';
@@ -910,7 +910,7 @@ test_store_lock_reports_names_too_long_for_lock_file(void **state)
 	lk = NULL;
 	memset(name, 'a', 250);
 	name[250] = '\0';
-	assert_int_equal(lp_store_lock(fx->store, name, &lk), -ENAMETOOLONG);
+	assert_int_equal(lp_store_lock(fx->store, name, &lk), -EINVAL);
 	assert_null(lk);
 }
 
@@ -1063,7 +1063,7 @@ main(void)
 		T(test_store_remove_deletes_state_and_stale_tmp),
 		T(test_store_lock_refuses_hostile_user_names),
 		T(test_store_lock_accepts_names_with_dot_dash_and_at),
-		T(test_store_lock_reports_names_too_long_for_lock_file),
+		T(test_store_lock_takes_the_longest_valid_name),
 		T(test_store_lock_serialises_concurrent_updates),
 		T(test_store_lock_excludes_second_locker_of_same_user),
 	};

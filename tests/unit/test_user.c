@@ -59,18 +59,18 @@ test_user_name_check_refuses_control_and_non_ascii(void **state)
 }
 
 static void
-test_user_name_check_bounds_length_at_255_bytes(void **state)
+test_user_name_check_bounds_length_at_249_bytes(void **state)
 {
 	char name[4097];
 
 	(void)state;
 	memset(name, 'a', sizeof(name));
-	name[255] = '\0';
+	name[249] = '\0';
 	assert_int_equal(lp_user_name_check(name), 0);
-	name[255] = 'a';
-	name[256] = '\0';
+	name[249] = 'a';
+	name[250] = '\0';
 	assert_int_equal(lp_user_name_check(name), -EINVAL);
-	name[256] = 'a';
+	name[250] = 'a';
 	name[4096] = '\0';
 	assert_int_equal(lp_user_name_check(name), -EINVAL);
 }
@@ -85,7 +85,7 @@ main(void)
 		cmocka_unit_test(
 		    test_user_name_check_refuses_control_and_non_ascii),
 		cmocka_unit_test(
-		    test_user_name_check_bounds_length_at_255_bytes),
+		    test_user_name_check_bounds_length_at_249_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

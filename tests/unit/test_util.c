@@ -139,6 +139,8 @@ test_log_safe_replaces_controls_and_bounds_length(void **state)
 	assert_string_equal(lp_log_safe(out, sizeof(out), "\xc3\xa9", 64),
 	    "??");
 	assert_string_equal(lp_log_safe(out, sizeof(out), NULL, 64), "");
+	assert_string_equal(lp_log_safe(out, sizeof(out), "a b=c", 64),
+	    "a?b=c");
 }
 
 int
