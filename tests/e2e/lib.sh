@@ -792,3 +792,59 @@ lp_e2e_no_word()
 	done
 	return 0
 }
+
+# ------------------------------------------------------------ networks
+
+# lp_e2e_private_run: makes /run the namespace's own, an overlay whose
+# writes land in the work directory (lp_e2e__run_dir makes one only when
+# the machine has no /run/sshd).  Named network namespaces (/run/netns)
+# and what the test's daemons write below /run then stay private.
+lp_e2e_private_run()
+{
+	[ -d "$LP_E2E_WORK/overlay.run" ] && return 0
+	lp_e2e__overlay /run
+}
+
+# lp_e2e_netns_traps: for a test that makes network namespaces, right
+# after lp_e2e_init: on every exit path, the test's processes are
+# stopped first, then its namespaces deleted (their veth pairs go with
+# them).
+lp_e2e_netns_traps()
+{
+	LP_E2E_NETNS=
+	trap 'lp_e2e__rc=$?; lp_e2e_netns_cleanup; exit "$lp_e2e__rc"' EXIT
+	trap 'lp_e2e_netns_cleanup; exit 130' INT
+	trap 'lp_e2e_netns_cleanup; exit 143' TERM
+	trap 'lp_e2e_netns_cleanup; exit 129' HUP
+}
+
+lp_e2e_netns_cleanup()
+{
+	lp_e2e__cleanup
+	for lp_e2e__n in ${LP_E2E_NETNS:-}; do
+		ip netns del "$lp_e2e__n" 2>/dev/null ||
+		    lp_e2e_diag "could not delete network namespace $lp_e2e__n"
+	done
+	LP_E2E_NETNS=
+}
+
+# lp_e2e_netns_add NAME: a network namespace with its loopback up,
+# deleted when the test ends.  Its name lives in the private /run.
+lp_e2e_netns_add()
+{
+	ip netns add "$1" || return 1
+	LP_E2E_NETNS="$1 ${LP_E2E_NETNS:-}"
+	ip -n "$1" link set lo up
+}
+
+# lp_e2e_veth NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth pair made inside NS1
+# with its peer created in NS2, so that it never appears in the
+# machine's own namespace; each end gets its address (CIDR) and is up.
+lp_e2e_veth()
+{
+	ip -n "$1" link add "$2" type veth peer name "$5" netns "$4" &&
+	ip -n "$1" addr add "$3" dev "$2" &&
+	ip -n "$4" addr add "$6" dev "$5" &&
+	ip -n "$1" link set "$2" up &&
+	ip -n "$4" link set "$5" up
+}

@@ -19,6 +19,7 @@
 #include "pamtest_util.h"
 
 #define LP_PT_MODULE	LP_TEST_BUILDDIR "/.libs/pam_lp_totp.so"
+#define LP_PT_TUNNEL	LP_TEST_BUILDDIR "/.libs/pam_lp_tunnel.so"
 #define LP_ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
 
 static char base_dir[256];
@@ -96,7 +97,7 @@ replace_all(const char *in, const char *key, const char *val)
 static void
 make_service(const char *srcdir, const char *svcdir, const char *name)
 {
-	char in[512], out[512], text[4096], *t1, *t2;
+	char in[512], out[512], text[4096], *t0, *t1, *t2;
 	size_t len;
 	FILE *f;
 
@@ -107,8 +108,10 @@ make_service(const char *srcdir, const char *svcdir, const char *name)
 	len = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[len] = '\0';
-	t1 = replace_all(text, "@MODULE@", LP_PT_MODULE);
+	t0 = replace_all(text, "@TUNNEL_MODULE@", LP_PT_TUNNEL);
+	t1 = replace_all(t0, "@MODULE@", LP_PT_MODULE);
 	t2 = replace_all(t1, "@BASE@", base_dir);
+	free(t0);
 	fmt(out, sizeof(out), "%s/%.*s", svcdir,
 	    (int)(strlen(name) - 3), name);
 	write_file(out, t2, 0644);
@@ -414,4 +417,89 @@ lp_pt_conv_free(struct lp_pt_conv *c)
 		free(c->infos[i]);
 	free(c->log);
 	memset(c, 0, sizeof(*c));
+}
+
+static int
+silent_conv(int num, const struct pam_message **msg,
+    struct pam_response **resp, void *data)
+{
+	(void)num;
+	(void)msg;
+	(void)resp;
+	(void)data;
+	return PAM_CONV_ERR;
+}
+
+pam_handle_t *
+lp_pt_start(const char *service, const char *user)
+{
+	/* libpamtest puts its own conversation on the handle at each run. */
+	const struct pam_conv conv = { silent_conv, NULL };
+	pam_handle_t *ph = NULL;
+
+	if (pam_start(service, user, &conv, &ph) != PAM_SUCCESS || ph == NULL)
+		die("pam_start %s for %s failed", service, user);
+	return ph;
+}
+
+void
+lp_pt_putenv(pam_handle_t *ph, const char *name, const char *value)
+{
+	char *kv;
+	int r;
+
+	if (value == NULL) {
+		/* PAM says PAM_BAD_ITEM when there was nothing to remove. */
+		r = pam_putenv(ph, name);
+		if (r != PAM_SUCCESS && r != PAM_BAD_ITEM)
+			die("pam_putenv %s: %d", name, r);
+		return;
+	}
+	if (asprintf(&kv, "%s=%s", name, value) < 0)
+		die("out of memory");
+	r = pam_putenv(ph, kv);
+	free(kv);
+	if (r != PAM_SUCCESS)
+		die("pam_putenv %s: %d", name, r);
+}
+
+void
+lp_pt_set_item(pam_handle_t *ph, int item, const char *value)
+{
+	if (pam_set_item(ph, item, value) != PAM_SUCCESS)
+		die("pam_set_item %d failed", item);
+}
+
+int
+lp_pt_run(pam_handle_t *ph, const char *service, const char *user, int op,
+    struct lp_pt_conv *c)
+{
+	/*
+	 * KEEPHANDLE first: libpamtest stops at the first unexpected
+	 * result and ends the handle unless it has already been told to
+	 * keep it, and the operation's result is not known beforehand.
+	 */
+	struct pam_testcase tests[] = {
+		pam_test(PAMTEST_KEEPHANDLE, PAM_SUCCESS),
+		pam_test((enum pamtest_ops)op, PAM_SUCCESS),
+	};
+	enum pamtest_err e;
+	int saved;
+
+	tests[1].op_rv = -1;
+	saved = capture_stderr();
+	e = _pamtest_conv(service, user, conv_fn, c, tests,
+	    LP_ARRAY_LEN(tests), ph);
+	free(c->log);
+	c->log = release_stderr(saved);
+	if (e != PAMTEST_ERR_OK && e != PAMTEST_ERR_CASE)
+		die("libpamtest: %s", pamtest_strerror(e));
+	return tests[1].op_rv;
+}
+
+void
+lp_pt_end(pam_handle_t *ph)
+{
+	if (ph != NULL)
+		(void)pam_end(ph, PAM_SUCCESS);
 }

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <security/pam_appl.h>
+
 #define LP_PT_MAX_MSGS	8
 
 struct lp_pt_conv {
@@ -65,6 +67,36 @@ void	lp_pt_oathtool(const char *secret_b32, const char *opts, long offset,
  */
 int	lp_pt_authenticate(const char *service, const char *user,
 	    struct lp_pt_conv *conv);
+
+/*
+ * For modules that run after authentication, as sshd drives them: a
+ * handle started for user on service, kept open across operations so
+ * that the PAM environment and module data persist between them.
+ * Fails the test on error.
+ */
+pam_handle_t *lp_pt_start(const char *service, const char *user);
+
+/*
+ * Sets name=value in the handle's PAM environment, as sshd sets
+ * SSH_AUTH_INFO_0; a NULL value removes the variable.  Fails the test on
+ * error.
+ */
+void	lp_pt_putenv(pam_handle_t *ph, const char *name, const char *value);
+
+/* Sets a string item (PAM_TTY, PAM_RHOST); NULL clears it. */
+void	lp_pt_set_item(pam_handle_t *ph, int item, const char *value);
+
+/*
+ * Runs one libpamtest operation (PAMTEST_ACCOUNT, PAMTEST_OPEN_SESSION,
+ * PAMTEST_CLOSE_SESSION, ...) on ph, with the recording conversation,
+ * and leaves ph open.  The module's log lines replace conv->log.
+ * Returns the PAM code.
+ */
+int	lp_pt_run(pam_handle_t *ph, const char *service, const char *user,
+	    int op, struct lp_pt_conv *conv);
+
+/* Ends a handle from lp_pt_start(); accepts NULL. */
+void	lp_pt_end(pam_handle_t *ph);
 
 /* Frees what the conversation recorded. */
 void	lp_pt_conv_free(struct lp_pt_conv *conv);
