@@ -35,10 +35,12 @@
 
 #include <stddef.h>
 
+#include "sshkey.h"
+
 /* The longest SSH_AUTH_INFO_0 read; sshd's is far shorter. */
 #define LP_AUTHINFO_MAX		(64u * 1024)
 /* Room for "TYPE BASE64" and its NUL: the registry's longest key line. */
-#define LP_AUTHINFO_KEY_MAX	(8192 + 1)
+#define LP_AUTHINFO_KEY_MAX	(LP_SSHKEY_LINE_MAX + 1)
 
 /*
  * Finds the key of the publickey line in info, the value of

@@ -22,13 +22,13 @@
 #include "cfg.h"
 #include "file.h"
 #include "lp_util.h"
+#include "sshkey.h"
 #include "user.h"
 #include "ytree.h"
 
 #define PATH_LEN	192	/* "nodes." NAME ".keys[N]" */
 #define SAFE_LEN	64	/* bound on text from the file in a message */
 #define ACCOUNT_MAX	32	/* user and group names; sizeof(user) - 1 */
-#define KEY_LINE_MAX	8192	/* far above a 16384-bit RSA key */
 
 /* A value that must be unique: a mapping key, a group, a port, a key. */
 struct uniq {
@@ -68,16 +68,6 @@ struct field {
 	long long	 max;
 	int		 required;
 	const struct field *sub;	/* a section's own keys */
-};
-
-static const char *const key_types[] = {
-	"ssh-ed25519",
-	"ecdsa-sha2-nistp256",
-	"ecdsa-sha2-nistp384",
-	"ecdsa-sha2-nistp521",
-	"ssh-rsa",
-	"sk-ssh-ed25519@openssh.com",
-	"sk-ecdsa-sha2-nistp256@openssh.com",
 };
 
 static const char *const algo_names[] = {
@@ -318,18 +308,27 @@ printable_ascii(const char *s)
 
 /* -------------------------------------------------- totp: and tunnel: */
 
+/* An integer in [f->min, f->max]; one outside is reported too. */
+static int
+get_in_range(struct ctx *c, const struct lp_ynode *n, const char *path,
+    const struct field *f, long long *ret_val)
+{
+	int r;
+
+	r = get_integer(c, n, path, f->min, f->max, ret_val);
+	if (r == -ERANGE)
+		complain(c, n, path, "must be between %lld and %lld", f->min,
+		    f->max);
+	return r;
+}
+
 static void
 parse_uint(struct ctx *c, const struct lp_ynode *n, const char *path,
     void *obj, const struct field *f)
 {
 	long long v;
-	int r;
 
-	r = get_integer(c, n, path, f->min, f->max, &v);
-	if (r == -ERANGE)
-		complain(c, n, path, "must be between %lld and %lld", f->min,
-		    f->max);
-	else if (r == 0)
+	if (get_in_range(c, n, path, f, &v) == 0)
 		*(unsigned *)(void *)((char *)obj + f->off) = (unsigned)v;
 }
 
@@ -553,55 +552,6 @@ parse_section(struct ctx *c, const struct lp_ynode *n, const char *path,
 
 /* -------------------------------------------------------------- nodes: */
 
-static int
-b64_value(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Strict base64: padded to a multiple of four and without stray bits, so
- * that a blob has one spelling only and keys can be compared as text.
- * out holds len / 4 * 3 bytes.
- */
-static int
-b64_decode(const char *s, size_t len, unsigned char *out, size_t *ret_len)
-{
-	size_t i, j, o = 0, pad = 0;
-	int v[4] = { 0 };
-
-	if (len == 0 || len % 4 != 0)
-		return -EINVAL;
-	if (s[len - 1] == '=')
-		pad = s[len - 2] == '=' ? 2 : 1;
-	for (i = 0; i < len; i += 4) {
-		for (j = 0; j < 4; j++) {
-			v[j] = i + j < len - pad ?
-			    b64_value((unsigned char)s[i + j]) : 0;
-			if (v[j] < 0)
-				return -EINVAL;
-		}
-		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		out[o++] = (unsigned char)((v[1] & 0x0f) << 4 | v[2] >> 2);
-		out[o++] = (unsigned char)((v[2] & 0x03) << 6 | v[3]);
-	}
-	if ((pad == 1 && (v[2] & 0x03) != 0) ||
-	    (pad == 2 && (v[1] & 0x0f) != 0))
-		return -EINVAL;
-	*ret_len = o - pad;
-	return 0;
-}
-
 /* A public key line, cut into its fields; nothing is copied. */
 struct key_parts {
 	const char	*type;
@@ -629,44 +579,39 @@ split_key(const char *s, struct key_parts *p)
 		p->clen--;
 }
 
-static int
-known_key_type(const char *type, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < LP_ARRAY_SIZE(key_types); i++)
-		if (strlen(key_types[i]) == len &&
-		    memcmp(key_types[i], type, len) == 0)
-			return 1;
-	return 0;
-}
-
-/* The blob starts with the key type as an SSH string. */
+/*
+ * The blob starts with the key type as an SSH string and holds the key
+ * after it.  head holds its first hlen bytes, of len: all of them, or
+ * LP_SSHKEY_HEAD_MAX, which is 4 + SAFE_LEN, so that any type short
+ * enough to be named in a message can be read from it.
+ */
 static int
 check_blob(struct ctx *c, const struct lp_ynode *n, const char *path,
-    const struct key_parts *p, const unsigned char *blob, size_t len)
+    const struct key_parts *p, const unsigned char *head, size_t hlen,
+    size_t len)
 {
 	char inner[SAFE_LEN + 1], s[SAFE_LEN + 1];
-	uint32_t tlen;
+	const unsigned char *t;
+	size_t tlen;
+	int r;
 
 	if (len < 4) {
 		complain(c, n, path, "key data is too short");
 		return -EINVAL;
 	}
-	tlen = (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 |
-	    (uint32_t)blob[2] << 8 | blob[3];
-	if (tlen == p->tlen && len - 4 >= tlen &&
-	    memcmp(blob + 4, p->type, tlen) == 0) {
-		if (len - 4 > tlen)
-			return 0;
+	r = lp_sshkey_blob_check(p->type, p->tlen, head, hlen, len);
+	if (r == 0)
+		return 0;
+	if (r == -ENODATA) {
 		complain(c, n, path, "key data holds nothing after its type");
 		return -EINVAL;
 	}
-	if (tlen > SAFE_LEN || len - 4 < tlen) {
+	if (lp_sshkey_blob_type(head, hlen, len, &t, &tlen) != 0 ||
+	    tlen > SAFE_LEN) {
 		complain(c, n, path, "key data does not start with its type");
 		return -EINVAL;
 	}
-	memcpy(inner, blob + 4, tlen);
+	memcpy(inner, t, tlen);
 	inner[tlen] = '\0';
 	complain(c, n, path, "key data is of type '%s', not '%.*s'",
 	    safe(s, inner), (int)p->tlen, p->type);
@@ -677,21 +622,21 @@ check_blob(struct ctx *c, const struct lp_ynode *n, const char *path,
 static char *
 check_key_line(struct ctx *c, const struct lp_ynode *n, const char *path)
 {
+	unsigned char head[LP_SSHKEY_HEAD_MAX];
 	struct key_parts p;
-	unsigned char *blob;
 	size_t len;
 	char *line;
 	int r;
 
 	if (get_string(c, n, path) == NULL)
 		return NULL;
-	if (n->len > KEY_LINE_MAX || !printable_ascii(n->value)) {
+	if (n->len > LP_SSHKEY_LINE_MAX || !printable_ascii(n->value)) {
 		complain(c, n, path, "must be one line of printable ASCII, at "
-		    "most %d characters", KEY_LINE_MAX);
+		    "most %d characters", LP_SSHKEY_LINE_MAX);
 		return NULL;
 	}
 	split_key(n->value, &p);
-	if (!known_key_type(p.type, p.tlen)) {
+	if (!lp_sshkey_type_known(p.type, p.tlen)) {
 		complain(c, n, path, "unknown key type '%.*s'",
 		    (int)(p.tlen < SAFE_LEN ? p.tlen : SAFE_LEN), p.type);
 		return NULL;
@@ -700,15 +645,12 @@ check_key_line(struct ctx *c, const struct lp_ynode *n, const char *path)
 		complain(c, n, path, "has no key data after its type");
 		return NULL;
 	}
-	if ((blob = malloc(p.blen / 4 * 3 + 3)) == NULL) {
-		c->nomem = 1;
-		return NULL;
-	}
-	if ((r = b64_decode(p.b64, p.blen, blob, &len)) < 0)
+	if ((r = lp_sshkey_b64_decode(p.b64, p.blen, head, sizeof(head),
+	    &len)) < 0)
 		complain(c, n, path, "key data is not valid base64");
 	else
-		r = check_blob(c, n, path, &p, blob, len);
-	free(blob);
+		r = check_blob(c, n, path, &p, head,
+		    len < sizeof(head) ? len : sizeof(head), len);
 	if (r < 0)
 		return NULL;
 	if (asprintf(&line, "%.*s %.*s%s%.*s", (int)p.tlen, p.type,
@@ -817,13 +759,8 @@ parse_port(struct ctx *c, const struct lp_ynode *n, const char *path,
 {
 	struct lp_node *node = obj;
 	long long v;
-	int r;
 
-	r = get_integer(c, n, path, f->min, f->max, &v);
-	if (r == -ERANGE)
-		complain(c, n, path, "must be between %lld and %lld", f->min,
-		    f->max);
-	if (r < 0)
+	if (get_in_range(c, n, path, f, &v) != 0)
 		return;
 	node->port = (unsigned)v;
 	if (uniq_add(&c->ports, &(struct uniq){ .s = "", .num = node->port,
@@ -1076,7 +1013,7 @@ out:
 	return r;
 }
 
-/* Says why lp_open_secret() refused path; lstat only words the message. */
+/* Says why lp_read_secret() refused path; lstat only words the message. */
 static int
 explain_open(const char *path, int err, struct lp_diag *diag)
 {
@@ -1111,14 +1048,11 @@ lp_cfg_load(const char *path, struct lp_cfg **ret_cfg, struct lp_diag *diag)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int fd = -1, r;
+	int r;
 
-	r = lp_open_secret(AT_FDCWD, path, 0, 022, LP_CFG_SIZE_MAX, &fd);
+	r = lp_read_secret(AT_FDCWD, path, 0, 022, LP_CFG_SIZE_MAX, &buf,
+	    &len);
 	if (r < 0) {
-		r = explain_open(path, r, diag);
-		goto out;
-	}
-	if ((r = lp_read_all(fd, LP_CFG_SIZE_MAX, &buf, &len)) < 0) {
 		r = explain_open(path, r, diag);
 		goto out;
 	}
@@ -1126,8 +1060,6 @@ lp_cfg_load(const char *path, struct lp_cfg **ret_cfg, struct lp_diag *diag)
 out:
 	if (buf != NULL)
 		lp_freezero(buf, len + 1);
-	if (fd >= 0)
-		(void)close(fd);
 	return r;
 }
 

@@ -198,6 +198,21 @@ out:
 	return r;
 }
 
+int
+lp_read_secret(int dirfd, const char *name, uid_t uid, mode_t forbidden,
+    size_t max, char **ret_buf, size_t *ret_len)
+{
+	int fd = -1, r;
+
+	if ((r = lp_open_secret(dirfd, name, uid, forbidden, max, &fd)) != 0)
+		goto out;
+	r = lp_read_all(fd, max, ret_buf, ret_len);
+out:
+	if (fd != -1)
+		(void)close(fd);
+	return r;
+}
+
 /* Removes a stale temporary file, link or empty directory; 0 if none. */
 static int
 remove_stale(int dirfd, const char *tmpname)
@@ -238,13 +253,27 @@ write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
+/* The bytes of lp_file_replace(), for write_tmp(). */
+struct bytes {
+	const void	*data;
+	size_t		 len;
+};
+
+static int
+write_bytes(int fd, const void *arg)
+{
+	const struct bytes *b = arg;
+
+	return write_all(fd, b->data, b->len);
+}
+
 /*
- * Creates tmpname with mode, writes data, syncs and closes it.  Sets
+ * Creates tmpname with mode, fills it, syncs and closes it.  Sets
  * *created once the file exists, so that the caller can remove it.
  */
 static int
-write_tmp(int dirfd, const char *tmpname, const void *data, size_t len,
-    mode_t mode, int *created)
+write_tmp(int dirfd, const char *tmpname, mode_t mode,
+    int (*fill)(int, const void *), const void *arg, int *created)
 {
 	int fd = -1, r;
 
@@ -265,7 +294,7 @@ write_tmp(int dirfd, const char *tmpname, const void *data, size_t len,
 		r = -errno;
 		goto out;
 	}
-	if ((r = write_all(fd, data, len)) != 0)
+	if ((r = fill(fd, arg)) != 0)
 		goto out;
 	if ((r = fault(LP_FILE_STEP_FSYNC)) < 0)
 		goto out;
@@ -289,17 +318,17 @@ out:
 }
 
 int
-lp_file_replace(int dirfd, const char *name, const char *tmpname,
-    const void *data, size_t len, mode_t mode)
+lp_file_replace_with(int dirfd, const char *name, const char *tmpname,
+    mode_t mode, int (*fill)(int fd, const void *arg), const void *arg)
 {
 	int created = 0, r = -EINVAL;
 
 	if (name == NULL || tmpname == NULL || *name == '\0' ||
-	    *tmpname == '\0' || (data == NULL && len > 0))
+	    *tmpname == '\0' || fill == NULL)
 		goto out;
 	if ((r = remove_stale(dirfd, tmpname)) != 0)
 		goto out;
-	if ((r = write_tmp(dirfd, tmpname, data, len, mode, &created)) != 0)
+	if ((r = write_tmp(dirfd, tmpname, mode, fill, arg, &created)) != 0)
 		goto out;
 
 	if ((r = fault(LP_FILE_STEP_RENAME)) < 0)
@@ -325,6 +354,42 @@ out:
 	if (created)
 		(void)unlinkat(dirfd, tmpname, 0);
 	return r;
+}
+
+int
+lp_file_replace(int dirfd, const char *name, const char *tmpname,
+    const void *data, size_t len, mode_t mode)
+{
+	struct bytes b = { data, len };
+
+	if (data == NULL && len > 0)
+		return -EINVAL;
+	return lp_file_replace_with(dirfd, name, tmpname, mode, write_bytes,
+	    &b);
+}
+
+int
+lp_file_remove(int dirfd, const char *name)
+{
+	if (name == NULL || *name == '\0')
+		return -EINVAL;
+	if (unlinkat(dirfd, name, 0) == -1)
+		return -errno;
+	/* Without this the removal may not survive a crash. */
+	if (fsync(dirfd) == -1)
+		return -errno;
+	return 0;
+}
+
+int
+lp_file_dotname(char *out, size_t size, const char *name, const char *suffix)
+{
+	int n;
+
+	n = snprintf(out, size, ".%s%s", name, suffix);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
 }
 
 int

@@ -23,11 +23,11 @@ int	lp_dir_open_checked(const char *path, uid_t uid, mode_t forbidden,
  * Opens name, relative to dirfd (or absolute, with dirfd AT_FDCWD), for
  * reading, with O_NOFOLLOW, O_CLOEXEC, O_NOCTTY and O_NONBLOCK (a FIFO
  * never blocks), then checks with fstat(2) that it is a regular file with
- * at most one link (none: it was replaced since), owned by uid, whose mode has none of the bits in forbidden,
- * and whose size is at most max bytes.  Returns 0 and sets *ret_fd, or
- * -ENOENT, -ELOOP (a symbolic link), -EINVAL (not a regular file, or
- * hard-linked), -EPERM (wrong owner or mode), -EFBIG, or another
- * negative errno.  Logs nothing.
+ * at most one link (none: it was replaced since), owned by uid, whose
+ * mode has none of the bits in forbidden, and whose size is at most max
+ * bytes.  Returns 0 and sets *ret_fd, or -ENOENT, -ELOOP (a symbolic
+ * link), -EINVAL (not a regular file, or hard-linked), -EPERM (wrong
+ * owner or mode), -EFBIG, or another negative errno.  Logs nothing.
  */
 int	lp_open_secret(int dirfd, const char *name, uid_t uid,
 	    mode_t forbidden, size_t max, int *ret_fd);
@@ -42,6 +42,15 @@ int	lp_open_secret(int dirfd, const char *name, uid_t uid,
 int	lp_read_all(int fd, size_t max, char **ret_buf, size_t *ret_len);
 
 /*
+ * lp_open_secret(), then lp_read_all() of the file, then close(2): the
+ * whole of a checked file in a new NUL-terminated buffer.  Returns 0
+ * and sets *ret_buf (caller frees it with lp_freezero(buf, len + 1)) and
+ * *ret_len, or any error of the two.  On failure nothing read is kept.
+ */
+int	lp_read_secret(int dirfd, const char *name, uid_t uid,
+	    mode_t forbidden, size_t max, char **ret_buf, size_t *ret_len);
+
+/*
  * Replaces name in dirfd with len bytes of data, atomically: a stale
  * tmpname is removed, tmpname is created with O_EXCL and O_NOFOLLOW and
  * the given mode, written, fsync'd, renamed over name, and dirfd is
@@ -53,6 +62,33 @@ int	lp_read_all(int fd, size_t max, char **ret_buf, size_t *ret_len);
  */
 int	lp_file_replace(int dirfd, const char *name, const char *tmpname,
 	    const void *data, size_t len, mode_t mode);
+
+/*
+ * As lp_file_replace(), for a writer that streams: the bytes come from
+ * fill, called once with the descriptor of tmpname (open for writing,
+ * mode already set) and arg.  fill writes and returns 0, or a negative
+ * errno that fails the call; it does not close the descriptor.  Returns
+ * 0 or a negative errno, as lp_file_replace() does.
+ */
+int	lp_file_replace_with(int dirfd, const char *name, const char *tmpname,
+	    mode_t mode, int (*fill)(int fd, const void *arg),
+	    const void *arg);
+
+/*
+ * Removes name from dirfd, then fsyncs dirfd so that the removal
+ * survives a crash.  The caller holds the lock that covers name.
+ * Returns 0, -ENOENT, or another negative errno.
+ */
+int	lp_file_remove(int dirfd, const char *name);
+
+/*
+ * Writes "." name suffix into out, of size bytes: the name of the lock
+ * (".lock") or temporary file (".tmp") that goes beside name.  No name
+ * of a record or user starts with '.', so the two never collide.
+ * Returns 0, or -ENAMETOOLONG when out is too small.
+ */
+int	lp_file_dotname(char *out, size_t size, const char *name,
+	    const char *suffix);
 
 /*
  * Takes an exclusive flock(2) on lockname in dirfd, creating it with mode

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,12 @@
 #include "file.h"
 #include "index.h"
 #include "lp_util.h"
+#include "record.h"
+#include "sshkey.h"
 #include "user.h"
 
-#define KEY_MAX		(2 + 8192)	/* "k:" and the longest key line */
+/* "k:" and the longest key line */
+#define KEY_MAX		(2 + LP_SSHKEY_LINE_MAX)
 
 struct lp_index {
 	struct cdb	cdb;
@@ -71,25 +75,6 @@ get_str(struct lp_index *idx, const char *key, char *out, size_t size)
 	return 0;
 }
 
-static int
-parse_uint(const char *s, size_t len, unsigned long max, unsigned long *ret)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	if (len == 0 || len > 10 || (s[0] == '0' && len > 1))
-		return -EPROTO;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EPROTO;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (v > max)
-		return -EPROTO;
-	*ret = v;
-	return 0;
-}
-
 static bool
 valid_address(const char *s)
 {
@@ -101,23 +86,22 @@ valid_address(const char *s)
 }
 
 /*
- * A node name as lp.yaml allows it: a DNS label in lower case.  Names
- * become file names under the tunnel run directory, so a name read back
- * from the file is checked as well as one asked for.
+ * Names become file names under the tunnel run directory, so a name read
+ * back from the file is checked as well as one asked for.
  */
-static bool
-valid_name(const char *s, size_t len)
+int
+lp_index_node_name_check(const char *s, size_t len)
 {
 	size_t i;
 
-	if (len == 0 || len > LP_NODE_NAME_MAX || s[0] == '-' ||
+	if (s == NULL || len == 0 || len > LP_NODE_NAME_MAX || s[0] == '-' ||
 	    s[len - 1] == '-')
-		return false;
+		return -EINVAL;
 	for (i = 0; i < len; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
 		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
+			return -EINVAL;
+	return 0;
 }
 
 /* Printable ASCII only: no control character, no byte above 0x7e. */
@@ -168,7 +152,7 @@ static int
 read_header(struct lp_index *idx)
 {
 	char buf[32];
-	unsigned long count;
+	uint64_t count;
 	int r;
 
 	if ((r = get_str(idx, "@version", buf, sizeof(buf))) != 0)
@@ -177,9 +161,9 @@ read_header(struct lp_index *idx)
 		return -EPROTO;
 	if ((r = get_str(idx, "@count", buf, sizeof(buf))) != 0)
 		return r;
-	if (parse_uint(buf, strlen(buf), UINT_MAX, &count) != 0)
+	if (lp_rec_parse_u64(buf, strlen(buf), 0, UINT_MAX, &count) != 0)
 		return -EPROTO;
-	idx->count = count;
+	idx->count = (size_t)count;
 	if ((r = get_str(idx, "@tunnel_user", idx->tunnel_user,
 	    sizeof(idx->tunnel_user))) != 0)
 		return r;
@@ -255,11 +239,11 @@ static int
 parse_node(const char *v, size_t len, struct lp_index_node *ret)
 {
 	const char *sp, *end = v + len;
-	unsigned long port;
+	uint64_t port;
 
 	sp = memchr(v, ' ', len);
-	if (sp == NULL || parse_uint(v, (size_t)(sp - v), 65535, &port) != 0 ||
-	    port == 0)
+	if (sp == NULL ||
+	    lp_rec_parse_u64(v, (size_t)(sp - v), 1, 65535, &port) != 0)
 		return -EPROTO;
 	if (end - sp < 4 || (sp[1] != '0' && sp[1] != '1') || sp[2] != ' ')
 		return -EPROTO;
@@ -285,7 +269,7 @@ find_node(struct lp_index *idx, const char *name, size_t nlen,
 	size_t len;
 	int r;
 
-	if (!valid_name(name, nlen))
+	if (lp_index_node_name_check(name, nlen) != 0)
 		return -ENOENT;
 	memcpy(key, "n:", 2);
 	memcpy(key + 2, name, nlen);
@@ -407,7 +391,7 @@ lp_index_keys(struct lp_index *idx, const char *name, const char **ret_keys,
 	int r;
 
 	nlen = name == NULL ? 0 : strnlen(name, LP_NODE_NAME_MAX + 1);
-	if (!valid_name(name, nlen))
+	if (lp_index_node_name_check(name, nlen) != 0)
 		return -ENOENT;
 	memcpy(key, "K:", 2);
 	memcpy(key + 2, name, nlen);
@@ -480,7 +464,8 @@ add_node(struct cdb_make *cm, const struct lp_node *n, size_t pos)
 	int r = -EINVAL;
 
 	/* Write nothing that the reader would call corrupt. */
-	if (!valid_name(n->name, strnlen(n->name, sizeof(n->name))) ||
+	if (lp_index_node_name_check(n->name,
+	    strnlen(n->name, sizeof(n->name))) != 0 ||
 	    n->port == 0 || n->port > 65535 || n->nkeys == 0)
 		goto out;
 	for (i = 0; i < n->nkeys; i++)
@@ -532,9 +517,11 @@ out:
 	return r;
 }
 
+/* Writes the index of cfg into fd, for lp_file_replace_with(). */
 static int
-fill(int fd, const struct lp_cfg *cfg)
+fill(int fd, const void *arg)
 {
+	const struct lp_cfg *cfg = arg;
 	struct cdb_make cm;
 	char count[32];
 	size_t i;
@@ -584,25 +571,6 @@ split_path(const char *path, char *dir, size_t dsize, const char **ret_base)
 	return 0;
 }
 
-static int
-write_tmp(int dirfd, const char *tmp, const struct lp_cfg *cfg)
-{
-	int fd, r;
-
-	if (unlinkat(dirfd, tmp, 0) != 0 && errno != ENOENT)
-		return -errno;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	r = fchmod(fd, 0644) != 0 ? -errno : fill(fd, cfg);
-	if (r == 0 && fsync(fd) != 0)
-		r = -errno;
-	if (close(fd) != 0 && r == 0)
-		r = -errno;
-	return r;
-}
-
 int
 lp_index_write(const struct lp_cfg *cfg, const char *path)
 {
@@ -612,25 +580,15 @@ lp_index_write(const struct lp_cfg *cfg, const char *path)
 
 	if ((r = split_path(path, dir, sizeof(dir), &base)) != 0)
 		return r;
-	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.tmp", base) >= sizeof(tmp) ||
-	    (size_t)snprintf(lock, sizeof(lock), ".%s.lock", base) >=
-	    sizeof(lock))
-		return -ENAMETOOLONG;
+	if ((r = lp_file_dotname(tmp, sizeof(tmp), base, ".tmp")) != 0 ||
+	    (r = lp_file_dotname(lock, sizeof(lock), base, ".lock")) != 0)
+		return r;
 	if ((r = lp_dir_open_checked(dir, 0, 022, &dirfd)) != 0)
 		return r;
 	/* The lock keeps two compiles from sharing the temporary file. */
 	if ((r = lp_lock_take(dirfd, lock, &lockfd)) != 0)
 		goto out;
-	if ((r = write_tmp(dirfd, tmp, cfg)) != 0)
-		goto fail;
-	if (renameat(dirfd, tmp, dirfd, base) != 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = fsync(dirfd) != 0 ? -errno : 0;
-	goto out;
-fail:
-	(void)unlinkat(dirfd, tmp, 0);
+	r = lp_file_replace_with(dirfd, base, tmp, 0644, fill, cfg);
 out:
 	lp_lock_release(lockfd);
 	if (dirfd >= 0)

@@ -91,6 +91,16 @@ int	lp_index_keys(struct lp_index *idx, const char *name,
 const char *lp_index_tunnel_user(struct lp_index *idx);
 const char *lp_index_listen(struct lp_index *idx);
 
+/*
+ * Checks the len bytes at s (s may be NULL when len is 0) as a node name
+ * as the registry allows it: 1 to LP_NODE_NAME_MAX lower-case letters,
+ * digits and '-', neither first nor last (a DNS label).  Such a name is
+ * also safe as a file name: never ".", "..", a dot file or a path.
+ * Returns 0, or -EINVAL.  The registry (lib/cfg.c) also refuses a name
+ * that reads as an IPv4 address; a reader need not.
+ */
+int	lp_index_node_name_check(const char *s, size_t len);
+
 /* Returns 1 when group is one of node's groups, 0 otherwise. */
 int	lp_index_node_has_group(const struct lp_index_node *node,
 	    const char *group);

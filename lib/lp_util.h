@@ -1,6 +1,6 @@
 /*
  * Small helpers shared by every part of lp-bastion: wiping secrets,
- * constant-time comparison and checked number parsing.
+ * constant-time comparison, random bytes and checked number parsing.
  */
 #ifndef LP_UTIL_H
 #define LP_UTIL_H
@@ -38,6 +38,14 @@ void	lp_freezero_str(char *s);
  * equal, 0 otherwise.
  */
 int	lp_timingsafe_eq(const void *a, const void *b, size_t len);
+
+/*
+ * Fills len bytes at buf from getrandom(2) (the kernel's CSPRNG, waiting
+ * only until it is seeded at boot), going on after a short read or an
+ * interruption.  Returns 0, or a negative errno with buf partly written;
+ * the caller wipes buf either way when it is a secret.  Logs nothing.
+ */
+int	lp_random_fill(void *buf, size_t len);
 
 /*
  * Parses a whole decimal string into [min, max].  Returns 0 and sets

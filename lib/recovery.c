@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "lp_util.h"
 #include "recovery.h"
@@ -45,24 +44,6 @@ static const char dummy_hash[] =
     "CxYDlCZBb3IJtv9BAcUABRPIsBXjFpUwX7BQDwrnGq/";
 
 static int
-fill_random(unsigned char *buf, size_t len)
-{
-	size_t off = 0;
-	ssize_t n;
-
-	while (off < len) {
-		n = getrandom(buf + off, len - off, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-static int
 is_symbol(char c)
 {
 	return c != '\0' && strchr(alphabet, c) != NULL;
@@ -80,7 +61,7 @@ make_code(char out[LP_RECOVERY_LEN + 1])
 	 * 64 bytes fall short of 12 accepted ones with a probability far
 	 * below 2^-100; that case fails rather than loop.
 	 */
-	if ((r = fill_random(rnd, sizeof(rnd))) != 0)
+	if ((r = lp_random_fill(rnd, sizeof(rnd))) != 0)
 		goto out;
 	for (i = 0; i < sizeof(rnd) && n < NSYMBOLS_CODE; i++) {
 		if (rnd[i] >= BYTE_LIMIT)

@@ -33,13 +33,13 @@
 
 #include "file.h"
 #include "lp_util.h"
+#include "record.h"
 #include "state.h"
 #include "user.h"
 
 #define STATE_VERSION		"lp-totp-state 1"
 #define STATE_END		"end"
 #define STATE_SECRET_MIN	10
-#define STATE_UINT64_DIGITS	20
 #define STATE_LOCK_SUFFIX	".lock"
 #define STATE_TMP_SUFFIX	".tmp"
 /* "." + name + the longer suffix + NUL */
@@ -55,71 +55,6 @@ struct lp_store_lock {
 	char		 user[LP_USER_NAME_MAX + 1];
 	char		 tmpname[STATE_NAME_SIZE];
 };
-
-/* A cursor over the text being parsed. */
-struct cursor {
-	const char	*p;
-	const char	*end;
-};
-
-/*
- * Takes the next line if it starts with key and a space, and points
- * *val at the value and *vlen at its length (without the '\n').
- * Returns 0, or -EBADMSG when the line is missing or has another key.
- */
-static int
-take_line(struct cursor *c, const char *key, const char **val, size_t *vlen)
-{
-	const char *nl;
-	size_t klen = strlen(key);
-
-	if (c->p >= c->end)
-		return -EBADMSG;
-	nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
-	if (nl == NULL)
-		return -EBADMSG;
-	if ((size_t)(nl - c->p) <= klen || memcmp(c->p, key, klen) != 0 ||
-	    c->p[klen] != ' ')
-		return -EBADMSG;
-	*val = c->p + klen + 1;
-	*vlen = (size_t)(nl - *val);
-	c->p = nl + 1;
-	return 0;
-}
-
-/* Parses canonical decimal digits (no sign, no leading zero) up to max. */
-static int
-parse_u64(const char *s, size_t len, uint64_t max, uint64_t *ret_val)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (len == 0 || len > STATE_UINT64_DIGITS || (s[0] == '0' && len > 1))
-		return -EBADMSG;
-	for (i = 0; i < len; i++) {
-		unsigned d;
-
-		if (s[i] < '0' || s[i] > '9')
-			return -EBADMSG;
-		d = (unsigned)(s[i] - '0');
-		if (v > (max - d) / 10)
-			return -EBADMSG;
-		v = v * 10 + d;
-	}
-	*ret_val = v;
-	return 0;
-}
-
-static int
-take_u64(struct cursor *c, const char *key, uint64_t max, uint64_t *ret_val)
-{
-	const char *val;
-	size_t vlen;
-
-	if (take_line(c, key, &val, &vlen) != 0)
-		return -EBADMSG;
-	return parse_u64(val, vlen, max, ret_val);
-}
 
 static int
 is_base32_char(char ch)
@@ -168,50 +103,39 @@ out:
 static int
 check_hash(const char *s, size_t len)
 {
-	size_t i;
-
-	if (len == 0 || len >= LP_RECOVERY_HASH_MAX || s[0] != '$')
+	if (!lp_rec_is_word(s, len) || len >= LP_RECOVERY_HASH_MAX ||
+	    s[0] != '$')
 		return -EBADMSG;
-	for (i = 0; i < len; i++)
-		if (s[i] <= ' ' || s[i] > '~')
-			return -EBADMSG;
 	return 0;
 }
 
 static int
-take_numbers(struct cursor *c, struct lp_totp_state *st)
+take_numbers(struct lp_rec *c, struct lp_totp_state *st)
 {
 	uint64_t v;
 
-	if (take_u64(c, "last_step", UINT64_MAX, &st->last_step) != 0)
+	if (lp_rec_take_u64(c, "last_step", 0, UINT64_MAX,
+	    &st->last_step) != 0)
 		return -EBADMSG;
-	if (take_u64(c, "failures", UINT_MAX, &v) != 0)
+	if (lp_rec_take_u64(c, "failures", 0, UINT_MAX, &v) != 0)
 		return -EBADMSG;
 	st->failures = (unsigned)v;
-	if (take_u64(c, "locked_until", INT64_MAX, &v) != 0)
+	if (lp_rec_take_u64(c, "locked_until", 0, INT64_MAX, &v) != 0)
 		return -EBADMSG;
 	st->locked_until = (int64_t)v;
-	if (take_u64(c, "last_success", INT64_MAX, &v) != 0)
+	if (lp_rec_take_u64(c, "last_success", 0, INT64_MAX, &v) != 0)
 		return -EBADMSG;
 	st->last_success = (int64_t)v;
-	if (take_u64(c, "enrolled", INT64_MAX, &v) != 0)
+	if (lp_rec_take_u64(c, "enrolled", 0, INT64_MAX, &v) != 0)
 		return -EBADMSG;
 	st->enrolled = (int64_t)v;
 	return 0;
 }
 
-/* Tells whether the rest of the text is exactly the end line. */
-static int
-is_end(const struct cursor *c)
-{
-	return c->end - c->p == (ptrdiff_t)sizeof(STATE_END) &&
-	    memcmp(c->p, STATE_END "\n", sizeof(STATE_END)) == 0;
-}
-
 int
 lp_state_parse(const char *buf, size_t len, struct lp_totp_state *ret)
 {
-	struct cursor c;
+	struct lp_rec c;
 	const char *val;
 	size_t vlen;
 	int r = -EBADMSG;
@@ -219,24 +143,20 @@ lp_state_parse(const char *buf, size_t len, struct lp_totp_state *ret)
 	if (ret == NULL)
 		return -EINVAL;
 	explicit_bzero(ret, sizeof(*ret));
-	if (buf == NULL || memchr(buf, '\0', len) != NULL)
+	if (lp_rec_init(&c, buf, len) != 0)
 		goto out;
-	c.p = buf;
-	c.end = buf + len;
 
-	if (c.end - c.p < (ptrdiff_t)sizeof(STATE_VERSION) ||
-	    memcmp(c.p, STATE_VERSION "\n", sizeof(STATE_VERSION)) != 0)
+	if (lp_rec_take_fixed(&c, STATE_VERSION) != 0)
 		goto out;
-	c.p += sizeof(STATE_VERSION);
-	if (take_line(&c, "secret", &val, &vlen) != 0 ||
+	if (lp_rec_take_line(&c, "secret", &val, &vlen) != 0 ||
 	    parse_secret(val, vlen, ret) != 0)
 		goto out;
 	if (take_numbers(&c, ret) != 0)
 		goto out;
-	while (!is_end(&c)) {
+	while (!lp_rec_at_end(&c, STATE_END)) {
 		if (ret->nrecovery == LP_RECOVERY_MAX)
 			goto out;
-		if (take_line(&c, "recovery", &val, &vlen) != 0 ||
+		if (lp_rec_take_line(&c, "recovery", &val, &vlen) != 0 ||
 		    check_hash(val, vlen) != 0)
 			goto out;
 		memcpy(ret->recovery[ret->nrecovery], val, vlen);
@@ -267,7 +187,7 @@ put_str(char *buf, size_t *pos, const char *s)
 static void
 put_u64(char *buf, size_t *pos, const char *key, uint64_t v)
 {
-	char num[STATE_UINT64_DIGITS + 1];
+	char num[LP_REC_U64_DIGITS + 1];
 
 	(void)snprintf(num, sizeof(num), "%ju", (uintmax_t)v);
 	put_str(buf, pos, key);
@@ -297,7 +217,7 @@ check_state(const struct lp_totp_state *st)
 /* The longest text: every line at its longest, every recovery slot used. */
 #define STATE_TEXT_MAX	(sizeof(STATE_VERSION "\n") + \
 	sizeof("secret \n") + LP_BASE32_MAX + \
-	sizeof("locked_until \n") * 5 + STATE_UINT64_DIGITS * 5 + \
+	sizeof("locked_until \n") * 5 + LP_REC_U64_DIGITS * 5 + \
 	LP_RECOVERY_MAX * (sizeof("recovery \n") + LP_RECOVERY_HASH_MAX) + \
 	sizeof(STATE_END "\n"))
 
@@ -380,21 +300,6 @@ lp_store_free(struct lp_store *store)
 	free(store);
 }
 
-/*
- * Builds "." user suffix.  User names start with neither '.' nor '-',
- * so these names never collide with a state file.
- */
-static int
-make_name(char *out, size_t size, const char *user, const char *suffix)
-{
-	int n;
-
-	n = snprintf(out, size, ".%s%s", user, suffix);
-	if (n < 0 || (size_t)n >= size)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 int
 lp_store_lock(struct lp_store *store, const char *user,
     struct lp_store_lock **ret_lock)
@@ -413,9 +318,10 @@ lp_store_lock(struct lp_store *store, const char *user,
 	lk->fd = -1;
 	/* lp_user_name_check() bounded the name to LP_USER_NAME_MAX. */
 	memcpy(lk->user, user, strlen(user) + 1);
-	if ((r = make_name(lockname, sizeof(lockname), user,
+	/* User names start with neither '.' nor '-': no collision. */
+	if ((r = lp_file_dotname(lockname, sizeof(lockname), user,
 	    STATE_LOCK_SUFFIX)) != 0 ||
-	    (r = make_name(lk->tmpname, sizeof(lk->tmpname), user,
+	    (r = lp_file_dotname(lk->tmpname, sizeof(lk->tmpname), user,
 	    STATE_TMP_SUFFIX)) != 0)
 		goto out;
 	if ((r = lp_lock_take(store->dirfd, lockname, &lk->fd)) != 0)
@@ -434,19 +340,15 @@ lp_store_read(struct lp_store_lock *lk, struct lp_totp_state *ret)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int fd = -1, r = -EINVAL;
+	int r = -EINVAL;
 
 	if (lk == NULL || ret == NULL)
 		goto out;
-	if ((r = lp_open_secret(lk->store->dirfd, lk->user, 0, 077,
-	    LP_STATE_SIZE_MAX, &fd)) != 0)
-		goto out;
-	if ((r = lp_read_all(fd, LP_STATE_SIZE_MAX, &buf, &len)) != 0)
+	if ((r = lp_read_secret(lk->store->dirfd, lk->user, 0, 077,
+	    LP_STATE_SIZE_MAX, &buf, &len)) != 0)
 		goto out;
 	r = lp_state_parse(buf, len, ret);
 out:
-	if (fd != -1)
-		(void)close(fd);
 	if (buf != NULL)
 		lp_freezero(buf, len + 1);
 	return r;
@@ -480,15 +382,7 @@ lp_store_remove(struct lp_store_lock *lk)
 		goto out;
 	/* A temporary file left by a crash may still hold the secret. */
 	(void)unlinkat(lk->store->dirfd, lk->tmpname, 0);
-	if (unlinkat(lk->store->dirfd, lk->user, 0) == -1) {
-		r = -errno;
-		goto out;
-	}
-	if (fsync(lk->store->dirfd) == -1) {
-		r = -errno;
-		goto out;
-	}
-	r = 0;
+	r = lp_file_remove(lk->store->dirfd, lk->user);
 out:
 	return r;
 }

@@ -28,12 +28,13 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "index.h"
 #include "lp_util.h"
+#include "record.h"
 #include "tunnel.h"
 
 #define REC_VERSION	"lp-tunnel 1"
 #define REC_END		"end"
-#define REC_U64_DIGITS	20
 #define REC_PORT_MIN	1024
 #define REC_PORT_MAX	65535
 /* Every line at its longest, with room to spare; also the read bound. */
@@ -43,50 +44,20 @@
 #define REC_DIR_MODE	0755
 #define REC_FILE_MODE	0644
 
-/* A cursor over the text being parsed. */
-struct cursor {
-	const char	*p;
-	const char	*end;
-};
-
-/*
- * A node name as the registry allows it: a DNS label of lower-case
- * letters, digits and '-', neither first nor last.  It is also a file
- * name, so this is what keeps "..", "/" and dot files out.
- */
-static int
-check_node(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > LP_NODE_NAME_MAX || s[0] == '-' ||
-	    s[len - 1] == '-')
-		return -EINVAL;
-	for (i = 0; i < len; i++)
-		if ((s[i] < 'a' || s[i] > 'z') && (s[i] < '0' || s[i] > '9') &&
-		    s[i] != '-')
-			return -EINVAL;
-	return 0;
-}
-
 /* The peer: 1 to LP_PEER_MAX bytes of printable ASCII without spaces. */
 static int
 check_peer(const char *s, size_t len)
 {
-	size_t i;
-
-	if (len == 0 || len > LP_PEER_MAX)
+	if (len > LP_PEER_MAX || !lp_rec_is_word(s, len))
 		return -EINVAL;
-	for (i = 0; i < len; i++)
-		if (s[i] <= ' ' || s[i] > '~')
-			return -EINVAL;
 	return 0;
 }
 
 static int
 check_rec(const struct lp_tunnel_rec *rec)
 {
-	if (check_node(rec->node, strnlen(rec->node, sizeof(rec->node))) != 0 ||
+	if (lp_index_node_name_check(rec->node,
+	    strnlen(rec->node, sizeof(rec->node))) != 0 ||
 	    check_peer(rec->peer, strnlen(rec->peer, sizeof(rec->peer))) != 0 ||
 	    rec->port < REC_PORT_MIN || rec->port > REC_PORT_MAX ||
 	    rec->pid <= 0 || rec->since < 0)
@@ -94,77 +65,15 @@ check_rec(const struct lp_tunnel_rec *rec)
 	return 0;
 }
 
-/*
- * Takes the next line if it starts with key and a space, and points
- * *val at the value and *vlen at its length (without the '\n').
- */
+/* Takes the line of key, checks its value and copies it into out. */
 static int
-take_line(struct cursor *c, const char *key, const char **val, size_t *vlen)
-{
-	const char *nl;
-	size_t klen = strlen(key);
-
-	if (c->p >= c->end)
-		return -EBADMSG;
-	nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
-	if (nl == NULL)
-		return -EBADMSG;
-	if ((size_t)(nl - c->p) <= klen || memcmp(c->p, key, klen) != 0 ||
-	    c->p[klen] != ' ')
-		return -EBADMSG;
-	*val = c->p + klen + 1;
-	*vlen = (size_t)(nl - *val);
-	c->p = nl + 1;
-	return 0;
-}
-
-/* Canonical decimal digits (no sign, no leading zero) in [min, max]. */
-static int
-take_u64(struct cursor *c, const char *key, uint64_t min, uint64_t max,
-    uint64_t *ret_val)
-{
-	const char *s;
-	uint64_t v = 0;
-	size_t i, len;
-	unsigned d;
-
-	if (take_line(c, key, &s, &len) != 0)
-		return -EBADMSG;
-	if (len == 0 || len > REC_U64_DIGITS || (s[0] == '0' && len > 1))
-		return -EBADMSG;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EBADMSG;
-		d = (unsigned)(s[i] - '0');
-		if (v > (max - d) / 10)
-			return -EBADMSG;
-		v = v * 10 + d;
-	}
-	if (v < min)
-		return -EBADMSG;
-	*ret_val = v;
-	return 0;
-}
-
-static int
-take_fixed(struct cursor *c, const char *line)
-{
-	size_t len = strlen(line);
-
-	if ((size_t)(c->end - c->p) < len || memcmp(c->p, line, len) != 0)
-		return -EBADMSG;
-	c->p += len;
-	return 0;
-}
-
-static int
-take_text(struct cursor *c, const char *key, int (*check)(const char *,
+take_text(struct lp_rec *c, const char *key, int (*check)(const char *,
     size_t), char *out, size_t size)
 {
 	const char *val;
 	size_t vlen;
 
-	if (take_line(c, key, &val, &vlen) != 0 || vlen >= size ||
+	if (lp_rec_take_line(c, key, &val, &vlen) != 0 || vlen >= size ||
 	    check(val, vlen) != 0)
 		return -EBADMSG;
 	memcpy(out, val, vlen);
@@ -176,27 +85,26 @@ int
 lp_tunnel_rec_parse(const char *buf, size_t len, struct lp_tunnel_rec *ret)
 {
 	struct lp_tunnel_rec rec;
-	struct cursor c;
+	struct lp_rec c;
 	uint64_t port, pid, since;
 	int r = -EBADMSG;
 
 	memset(&rec, 0, sizeof(rec));
 	if (ret == NULL)
 		return -EINVAL;
-	if (buf == NULL || len > REC_TEXT_MAX || memchr(buf, '\0', len) != NULL)
+	if (len > REC_TEXT_MAX || lp_rec_init(&c, buf, len) != 0)
 		goto out;
-	c.p = buf;
-	c.end = buf + len;
 
-	if (take_fixed(&c, REC_VERSION "\n") != 0 ||
-	    take_text(&c, "node", check_node, rec.node,
+	if (lp_rec_take_fixed(&c, REC_VERSION) != 0 ||
+	    take_text(&c, "node", lp_index_node_name_check, rec.node,
 	    sizeof(rec.node)) != 0 ||
-	    take_u64(&c, "port", REC_PORT_MIN, REC_PORT_MAX, &port) != 0 ||
+	    lp_rec_take_u64(&c, "port", REC_PORT_MIN, REC_PORT_MAX,
+	    &port) != 0 ||
 	    take_text(&c, "peer", check_peer, rec.peer,
 	    sizeof(rec.peer)) != 0 ||
-	    take_u64(&c, "pid", 1, INT_MAX, &pid) != 0 ||
-	    take_u64(&c, "since", 0, INT64_MAX, &since) != 0 ||
-	    take_fixed(&c, REC_END "\n") != 0 || c.p != c.end)
+	    lp_rec_take_u64(&c, "pid", 1, INT_MAX, &pid) != 0 ||
+	    lp_rec_take_u64(&c, "since", 0, INT64_MAX, &since) != 0 ||
+	    !lp_rec_at_end(&c, REC_END))
 		goto out;
 	rec.port = (unsigned)port;
 	rec.pid = (pid_t)pid;
@@ -261,17 +169,6 @@ make_dirs(const char *path)
 	return 0;
 }
 
-static int
-make_name(char *out, size_t size, const char *node, const char *suffix)
-{
-	int n;
-
-	n = snprintf(out, size, ".%s%s", node, suffix);
-	if (n < 0 || (size_t)n >= size)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 /*
  * Opens the run directory (root, not writable by group or others), and
  * takes node's lock when lockfd is not NULL.
@@ -283,12 +180,13 @@ open_dir(const char *dir, const char *node, int *ret_dirfd, int *lockfd)
 	int dirfd = -1, r = -EINVAL;
 
 	if (dir == NULL || node == NULL ||
-	    check_node(node, strnlen(node, LP_NODE_NAME_MAX + 1)) != 0)
+	    lp_index_node_name_check(node,
+	    strnlen(node, LP_NODE_NAME_MAX + 1)) != 0)
 		goto out;
 	if ((r = lp_dir_open_checked(dir, 0, 022, &dirfd)) != 0)
 		goto out;
 	if (lockfd != NULL) {
-		if ((r = make_name(lockname, sizeof(lockname), node,
+		if ((r = lp_file_dotname(lockname, sizeof(lockname), node,
 		    ".lock")) != 0)
 			goto out;
 		if ((r = lp_lock_take(dirfd, lockname, lockfd)) != 0)
@@ -315,7 +213,8 @@ lp_tunnel_rec_write(const char *dir, const struct lp_tunnel_rec *rec)
 		goto out;
 	if ((r = lp_tunnel_rec_format(rec, text, sizeof(text), &len)) != 0)
 		goto out;
-	if ((r = make_name(tmpname, sizeof(tmpname), rec->node, ".tmp")) != 0)
+	if ((r = lp_file_dotname(tmpname, sizeof(tmpname), rec->node,
+	    ".tmp")) != 0)
 		goto out;
 	if ((r = make_dirs(dir)) != 0)
 		goto out;
@@ -336,11 +235,10 @@ read_rec(int dirfd, const char *node, struct lp_tunnel_rec *ret)
 	struct lp_tunnel_rec rec;
 	char *buf = NULL;
 	size_t len = 0;
-	int fd = -1, r;
+	int r;
 
-	if ((r = lp_open_secret(dirfd, node, 0, 022, REC_TEXT_MAX, &fd)) != 0)
-		goto out;
-	if ((r = lp_read_all(fd, REC_TEXT_MAX, &buf, &len)) != 0)
+	if ((r = lp_read_secret(dirfd, node, 0, 022, REC_TEXT_MAX, &buf,
+	    &len)) != 0)
 		goto out;
 	if ((r = lp_tunnel_rec_parse(buf, len, &rec)) != 0)
 		goto out;
@@ -353,8 +251,6 @@ read_rec(int dirfd, const char *node, struct lp_tunnel_rec *ret)
 	*ret = rec;
 	r = 0;
 out:
-	if (fd != -1)
-		(void)close(fd);
 	if (buf != NULL)
 		lp_freezero(buf, len + 1);
 	return r;
@@ -468,15 +364,7 @@ lp_tunnel_rec_remove(const char *dir, const char *node, pid_t pid)
 		r = -ESRCH;
 		goto out;
 	}
-	if (unlinkat(dirfd, node, 0) == -1) {
-		r = -errno;
-		goto out;
-	}
-	if (fsync(dirfd) == -1) {
-		r = -errno;
-		goto out;
-	}
-	r = 0;
+	r = lp_file_remove(dirfd, node);
 out:
 	lp_lock_release(lockfd);
 	if (dirfd != -1)

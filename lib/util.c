@@ -1,5 +1,10 @@
-/* Secret wiping, constant-time comparison and checked parsing. */
+/*
+ * Secret wiping, constant-time comparison, random bytes and checked
+ * parsing.
+ */
 #include "config.h"
+
+#include <sys/random.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -35,6 +40,25 @@ int
 lp_timingsafe_eq(const void *a, const void *b, size_t len)
 {
 	return timingsafe_bcmp(a, b, len) == 0;
+}
+
+int
+lp_random_fill(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		n = getrandom(p + off, len - off, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (size_t)n;
+	}
+	return 0;
 }
 
 int

@@ -13,7 +13,6 @@
 #include "config.h"
 
 #include <sys/prctl.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -550,24 +549,6 @@ out:
 	return r;
 }
 
-static int
-make_secret(unsigned char *buf, size_t len)
-{
-	size_t off = 0;
-	ssize_t n;
-
-	while (off < len) {
-		n = getrandom(buf + off, len - off, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		off += (size_t)n;
-	}
-	return 0;
-}
-
 /* Percent-encodes every byte outside RFC 3986's unreserved set. */
 static int
 pct_encode(const char *in, char *out, size_t outsize)
@@ -922,7 +903,7 @@ make_enrolment(const struct opts *o, const struct lp_totp_cfg *tc)
 	int r;
 
 	memset(&sec.st, 0, sizeof(sec.st));
-	r = make_secret(sec.st.secret, LP_TOTP_SECRET_LEN);
+	r = lp_random_fill(sec.st.secret, LP_TOTP_SECRET_LEN);
 	if (r < 0) {
 		warnx("cannot make a secret: %s", strerror(-r));
 		return r;

@@ -31,6 +31,7 @@
 #include "diag.h"
 #include "index.h"
 #include "lp_util.h"
+#include "sshkey.h"
 #include "tunnel.h"
 
 #define EXIT_REFUSED	1
@@ -38,7 +39,6 @@
 
 #define NAME_SHOWN_MAX	64	/* bytes of a name in a message */
 #define PATH_SHOWN_MAX	255	/* bytes of a path in a message */
-#define KEY_LINE_MAX	8192	/* as lp.yaml allows */
 #define STATE_MAX	256	/* the STATE column of one node */
 
 /*
@@ -329,7 +329,7 @@ key_line_ok(const char *s, size_t len)
 {
 	size_t i;
 
-	if (len == 0 || len > KEY_LINE_MAX || key_id_len(s, len) == 0)
+	if (len == 0 || len > LP_SSHKEY_LINE_MAX || key_id_len(s, len) == 0)
 		return false;
 	for (i = 0; i < len; i++)
 		if (s[i] < 0x20 || s[i] > 0x7e)
@@ -414,7 +414,7 @@ static int
 emit_one(FILE *out, struct lp_index *idx, const char *listen,
     const char *type, const char *b64)
 {
-	char key[KEY_LINE_MAX + 1];
+	char key[LP_SSHKEY_LINE_MAX + 1];
 	struct lp_index_node n;
 	int len, r;
 

@@ -20,6 +20,7 @@
 #include <security/pam_modules.h>
 #include <security/pam_modutil.h>
 
+#include "../common/lp_pam.h"
 #include "auth.h"
 #include "cfg.h"
 #include "lp_util.h"
@@ -40,14 +41,6 @@ struct lp_args {
 	bool		 nullok;
 	bool		 debug;
 	bool		 audit;
-};
-
-/* The parts of a log line that come from outside, made safe to print. */
-struct lp_who {
-	char	user[65];
-	char	rhost[65];
-	char	tty[33];
-	char	service[33];
 };
 
 /* Takes the value of a path option; only an absolute path will do. */
@@ -117,32 +110,6 @@ lp_args_parse(pam_handle_t *pamh, int argc, const char **argv,
 	return 0;
 }
 
-static const char *
-get_item_str(pam_handle_t *pamh, int item)
-{
-	const void *v = NULL;
-
-	if (pam_get_item(pamh, item, &v) != PAM_SUCCESS || v == NULL)
-		return "";
-	return v;
-}
-
-static void
-fill_who(pam_handle_t *pamh, const char *user, bool known,
-    const struct lp_args *a, struct lp_who *w)
-{
-	/* A name that does not resolve is often a mistyped password. */
-	if (user != NULL && (known || a->audit))
-		lp_log_safe(w->user, sizeof(w->user), user, 64);
-	else
-		lp_log_safe(w->user, sizeof(w->user), "<unknown>", 64);
-	lp_log_safe(w->rhost, sizeof(w->rhost),
-	    get_item_str(pamh, PAM_RHOST), 64);
-	lp_log_safe(w->tty, sizeof(w->tty), get_item_str(pamh, PAM_TTY), 32);
-	lp_log_safe(w->service, sizeof(w->service),
-	    get_item_str(pamh, PAM_SERVICE), 32);
-}
-
 static void
 log_decision(pam_handle_t *pamh, const struct lp_who *w,
     const struct lp_auth_outcome *o)
@@ -155,20 +122,14 @@ log_decision(pam_handle_t *pamh, const struct lp_who *w,
 		prio = LOG_ERR;
 
 	if (o->result == LP_AUTH_BAD_STATE)
-		pam_syslog(pamh, prio,
-		    "user=%s rhost=%s tty=%s service=%s reason=%s error=%s",
-		    w->user, w->rhost, w->tty, w->service,
-		    lp_auth_reason(o->result), strerror(-o->error));
+		lp_pam_log(pamh, prio, w, lp_auth_reason(o->result),
+		    " error=%s", strerror(-o->error));
 	else if (o->locked_now)
-		pam_syslog(pamh, prio,
-		    "user=%s rhost=%s tty=%s service=%s reason=%s lockout=start",
-		    w->user, w->rhost, w->tty, w->service,
-		    lp_auth_reason(o->result));
+		lp_pam_log(pamh, prio, w, lp_auth_reason(o->result),
+		    " lockout=start");
 	else
-		pam_syslog(pamh, prio,
-		    "user=%s rhost=%s tty=%s service=%s reason=%s failures=%u",
-		    w->user, w->rhost, w->tty, w->service,
-		    lp_auth_reason(o->result), o->failures);
+		lp_pam_log(pamh, prio, w, lp_auth_reason(o->result),
+		    " failures=%u", o->failures);
 }
 
 /* Tells the person what happened, without saying how long a lock lasts. */
@@ -317,24 +278,22 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		return r == PAM_SUCCESS ? PAM_USER_UNKNOWN : r;
 	}
 	name = canonical_user(pamh, user);
-	fill_who(pamh, name != NULL ? name : user, name != NULL, &args, &who);
+	/* A name that does not resolve is logged only with audit. */
+	lp_pam_who(pamh, name != NULL ? name : user, name != NULL || args.audit,
+	    &who);
 
 	r = open_policy(pamh, &args, &cfg, &store);
 	if (r != PAM_SUCCESS)
 		goto out;
 	if (name != NULL && args.nullok && !is_enrolled(store, name)) {
-		pam_syslog(pamh, LOG_INFO,
-		    "user=%s rhost=%s tty=%s service=%s reason=not_enrolled "
-		    "nullok=1", who.user, who.rhost, who.tty, who.service);
+		lp_pam_log(pamh, LOG_INFO, &who, "not_enrolled", " nullok=1");
 		r = PAM_IGNORE;
 		goto out;
 	}
 
 	r = ask_code(pamh, args.prompt, &resp);
 	if (r != PAM_SUCCESS) {
-		pam_syslog(pamh, LOG_NOTICE, "user=%s rhost=%s tty=%s "
-		    "service=%s reason=no_answer", who.user, who.rhost,
-		    who.tty, who.service);
+		lp_pam_log(pamh, LOG_NOTICE, &who, "no_answer", "%s", "");
 		goto out;
 	}
 	if (name != NULL) {

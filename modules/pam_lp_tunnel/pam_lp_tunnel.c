@@ -19,9 +19,7 @@
 
 #include <errno.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -35,9 +33,11 @@
 #include <security/pam_modules.h>
 #include <security/pam_modutil.h>
 
+#include "../common/lp_pam.h"
 #include "authinfo.h"
 #include "index.h"
 #include "lp_util.h"
+#include "record.h"
 #include "tunnel.h"
 #include "user.h"
 
@@ -50,14 +50,6 @@ struct lp_args {
 	const char	*index;
 	const char	*run_dir;
 	bool		 debug;
-};
-
-/* The parts of a log line that come from outside, made safe to print. */
-struct lp_who {
-	char	user[65];
-	char	rhost[65];
-	char	tty[33];
-	char	service[33];
 };
 
 /* What the checks found out about the key of a login. */
@@ -111,48 +103,12 @@ lp_args_parse(pam_handle_t *pamh, int argc, const char **argv,
 	return 0;
 }
 
-static const char *
-get_item_str(pam_handle_t *pamh, int item)
-{
-	const void *v = NULL;
-
-	if (pam_get_item(pamh, item, &v) != PAM_SUCCESS || v == NULL)
-		return "";
-	return v;
-}
-
+/* A name that does not resolve is often a mistyped password. */
 static void
 fill_who(pam_handle_t *pamh, const char *user, struct lp_who *w)
 {
-	/* A name that does not resolve is often a mistyped password. */
-	if (lp_user_name_check(user) == 0 &&
-	    pam_modutil_getpwnam(pamh, user) != NULL)
-		lp_log_safe(w->user, sizeof(w->user), user, 64);
-	else
-		lp_log_safe(w->user, sizeof(w->user), "<unknown>", 64);
-	lp_log_safe(w->rhost, sizeof(w->rhost),
-	    get_item_str(pamh, PAM_RHOST), 64);
-	lp_log_safe(w->tty, sizeof(w->tty), get_item_str(pamh, PAM_TTY), 32);
-	lp_log_safe(w->service, sizeof(w->service),
-	    get_item_str(pamh, PAM_SERVICE), 32);
-}
-
-/* One line per decision: who, the reason word, then details. */
-static void log_decision(pam_handle_t *, int, const struct lp_who *,
-    const char *, const char *, ...) __attribute__((format(printf, 5, 6)));
-
-static void
-log_decision(pam_handle_t *pamh, int prio, const struct lp_who *w,
-    const char *reason, const char *fmt, ...)
-{
-	char more[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(more, sizeof(more), fmt, ap);
-	va_end(ap);
-	pam_syslog(pamh, prio, "user=%s rhost=%s tty=%s service=%s reason=%s%s",
-	    w->user, w->rhost, w->tty, w->service, reason, more);
+	lp_pam_who(pamh, user, lp_user_name_check(user) == 0 &&
+	    pam_modutil_getpwnam(pamh, user) != NULL, w);
 }
 
 /* Sets *ret_user, or logs why not and returns the PAM code. */
@@ -183,7 +139,7 @@ open_index(pam_handle_t *pamh, const struct lp_args *a,
 
 	r = lp_index_open(a->index, ret_idx);
 	if (r != 0)
-		log_decision(pamh, LOG_ERR, w, "no_index",
+		lp_pam_log(pamh, LOG_ERR, w, "no_index",
 		    " index=%s error=%s%s", a->index, strerror(-r),
 		    r == -EPERM ?
 		    " (it must be owned by root, not writable by others)" : "");
@@ -258,17 +214,17 @@ check_person(pam_handle_t *pamh, struct lp_index *idx, const struct lp_who *w)
 
 	r = find_key_node(pamh, idx, &f);
 	if (r == 0) {
-		log_decision(pamh, LOG_NOTICE, w, "node_key_for_person",
+		lp_pam_log(pamh, LOG_NOTICE, w, "node_key_for_person",
 		    " node=%s", f.node.name);
 		return PAM_PERM_DENIED;
 	}
 	if (r == -ENOENT || r == -ENOMSG) {
-		log_decision(pamh, LOG_INFO, w, "ok", "%s%s",
+		lp_pam_log(pamh, LOG_INFO, w, "ok", "%s%s",
 		    r == -ENOMSG ? " key=none" : " key_type=",
 		    r == -ENOMSG ? "" : key_type(&f, type, sizeof(type)));
 		return PAM_SUCCESS;
 	}
-	log_decision(pamh, r == -EPROTO ? LOG_ERR : LOG_NOTICE, w, f.reason,
+	lp_pam_log(pamh, r == -EPROTO ? LOG_ERR : LOG_NOTICE, w, f.reason,
 	    "%s", "");
 	return r == -EPROTO ? PAM_SERVICE_ERR : PAM_PERM_DENIED;
 }
@@ -289,13 +245,13 @@ check_tunnel_key(pam_handle_t *pamh, struct lp_index *idx,
 	if (r == 0 && f->node.enabled)
 		return PAM_SUCCESS;
 	if (r == 0)
-		log_decision(pamh, LOG_NOTICE, w, "node_disabled", " node=%s",
+		lp_pam_log(pamh, LOG_NOTICE, w, "node_disabled", " node=%s",
 		    f->node.name);
 	else if (r == -ENOENT)
-		log_decision(pamh, LOG_NOTICE, w, "unknown_key", " key_type=%s",
+		lp_pam_log(pamh, LOG_NOTICE, w, "unknown_key", " key_type=%s",
 		    key_type(f, type, sizeof(type)));
 	else
-		log_decision(pamh, r == -EPROTO ? LOG_ERR : LOG_NOTICE, w,
+		lp_pam_log(pamh, r == -EPROTO ? LOG_ERR : LOG_NOTICE, w,
 		    f->reason, "%s", "");
 	return fail;
 }
@@ -346,13 +302,13 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	 */
 	info = pam_getenv(pamh, LP_AUTHINFO_VAR);
 	if (info != NULL && *info == '\0') {
-		log_decision(pamh, LOG_INFO, &who, "deferred", "%s", "");
+		lp_pam_log(pamh, LOG_INFO, &who, "deferred", "%s", "");
 		r = PAM_SUCCESS;
 		goto out;
 	}
 	r = check_tunnel_key(pamh, idx, &who, &found, PAM_PERM_DENIED);
 	if (r == PAM_SUCCESS)
-		log_decision(pamh, LOG_INFO, &who, "ok", " node=%s",
+		lp_pam_log(pamh, LOG_INFO, &who, "ok", " node=%s",
 		    found.node.name);
 out:
 	lp_index_close(idx);
@@ -366,7 +322,7 @@ out:
 static bool
 has_terminal(pam_handle_t *pamh)
 {
-	const char *tty = get_item_str(pamh, PAM_TTY);
+	const char *tty = lp_pam_item(pamh, PAM_TTY);
 
 	return *tty != '\0' && strcmp(tty, LP_SSHD_TTY) != 0;
 }
@@ -393,7 +349,7 @@ is_up(pam_handle_t *pamh, const struct lp_args *a, const struct lp_who *w,
 	if (lp_tunnel_rec_read(a->run_dir, node->name, &old) != 0 ||
 	    old.pid == getpid())
 		return false;
-	log_decision(pamh, LOG_NOTICE, w, "already_up",
+	lp_pam_log(pamh, LOG_NOTICE, w, "already_up",
 	    " node=%s pid=%ld since=%lld", node->name, (long)old.pid,
 	    (long long)old.since);
 	return true;
@@ -422,12 +378,9 @@ warn_if_stale(pam_handle_t *pamh, const struct lp_args *a)
 static bool
 peer_fits(const char *rhost)
 {
-	size_t i;
+	size_t len = strnlen(rhost, LP_PEER_MAX + 1);
 
-	for (i = 0; rhost[i] != '\0'; i++)
-		if (i == LP_PEER_MAX || rhost[i] <= ' ' || rhost[i] > '~')
-			return false;
-	return i > 0;
+	return len <= LP_PEER_MAX && lp_rec_is_word(rhost, len);
 }
 
 static void
@@ -447,7 +400,7 @@ record_tunnel(pam_handle_t *pamh, const struct lp_args *a,
     const struct lp_index_node *node)
 {
 	struct lp_tunnel_rec rec;
-	const char *rhost = get_item_str(pamh, PAM_RHOST);
+	const char *rhost = lp_pam_item(pamh, PAM_RHOST);
 	char *name;
 	int r;
 
@@ -503,7 +456,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 	    PAM_SUCCESS)
 		goto out;
 	if (has_terminal(pamh)) {
-		log_decision(pamh, LOG_NOTICE, &who, "tty_refused", " node=%s",
+		lp_pam_log(pamh, LOG_NOTICE, &who, "tty_refused", " node=%s",
 		    found.node.name);
 		goto out;
 	}
@@ -511,13 +464,13 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 		goto out;
 	warn_if_stale(pamh, &args);
 	if ((r = record_tunnel(pamh, &args, &found.node)) != 0) {
-		log_decision(pamh, LOG_ERR, &who, "record_failed",
+		lp_pam_log(pamh, LOG_ERR, &who, "record_failed",
 		    " node=%s run_dir=%s error=%s", found.node.name,
 		    args.run_dir, strerror(-r));
 		r = r == -ENOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
 		goto out;
 	}
-	log_decision(pamh, LOG_INFO, &who, "ok", " node=%s port=%u pid=%ld",
+	lp_pam_log(pamh, LOG_INFO, &who, "ok", " node=%s port=%u pid=%ld",
 	    found.node.name, found.node.port, (long)getpid());
 	r = PAM_SUCCESS;
 out:
@@ -548,13 +501,13 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 
 	r = lp_tunnel_rec_remove(args.run_dir, data, getpid());
 	if (r == 0 || r == -ENOENT)
-		log_decision(pamh, LOG_INFO, &who, "closed", " node=%s pid=%ld",
+		lp_pam_log(pamh, LOG_INFO, &who, "closed", " node=%s pid=%ld",
 		    (const char *)data, (long)getpid());
 	else if (r == -ESRCH)
-		log_decision(pamh, LOG_INFO, &who, "replaced",
+		lp_pam_log(pamh, LOG_INFO, &who, "replaced",
 		    " node=%s pid=%ld", (const char *)data, (long)getpid());
 	else {
-		log_decision(pamh, LOG_ERR, &who, "record_failed",
+		lp_pam_log(pamh, LOG_ERR, &who, "record_failed",
 		    " node=%s run_dir=%s error=%s", (const char *)data,
 		    args.run_dir, strerror(-r));
 		return PAM_SESSION_ERR;

@@ -372,6 +372,22 @@ lp_e2e_add_user()
 
 # lp_e2e_new_key NAME: a key pair $LP_E2E_WORK/keys/NAME, no passphrase,
 # in nobody's authorized_keys unless lp_e2e_add_user puts it there.
+# Copies the program $1 to a directory that sshd accepts for an
+# AuthorizedKeysCommand (every directory up to / root's and not group or
+# world writable, which a work directory under /tmp is not): a tmpfs on
+# /srv, in this mount namespace only.  Prints the copy's path.
+lp_e2e_safe_bin()
+{
+	lp_e2e__bin=/srv
+	[ -d "$lp_e2e__bin" ] || lp_e2e__bin=/mnt
+	if ! mountpoint -q "$lp_e2e__bin"; then
+		mount -t tmpfs -o mode=0755 lp-e2e-bin "$lp_e2e__bin" || return 1
+	fi
+	cp "$1" "$lp_e2e__bin/" &&
+	    chmod 0755 "$lp_e2e__bin/$(basename "$1")" &&
+	    echo "$lp_e2e__bin/$(basename "$1")"
+}
+
 lp_e2e_new_key()
 {
 	ssh-keygen -q -t ed25519 -N '' -C "lp-e2e-$1" \

@@ -448,15 +448,10 @@ lp_e2e_check usage_errors "usage errors exit 2 with the synopsis"
 
 # ------------------------------------------------------------ sshd
 
-# sshd runs the AuthorizedKeysCommand only from a path whose every
-# directory is root's and not group or world writable, which the work
-# directory under /tmp is not: a tmpfs on /srv, in this namespace only,
-# holds a copy.
-BIN=/srv
-[ -d "$BIN" ] || BIN=/mnt
-mount -t tmpfs -o mode=0755 lp-e2e-bin "$BIN" &&
-    cp "$NODES" "$BIN/lp-nodes" && chmod 0755 "$BIN/lp-nodes" ||
+# sshd runs the AuthorizedKeysCommand only from a safe path.
+BIN=$(lp_e2e_safe_bin "$NODES") ||
     lp_e2e_bail "a safe path for the AuthorizedKeysCommand"
+BIN=$(dirname "$BIN")
 lp_e2e_add_user lp-tunnel || lp_e2e_bail "account lp-tunnel"
 lp_e2e_add_user lp-keys || lp_e2e_bail "account lp-keys"
 lp_e2e_pam_service <<EOF || lp_e2e_bail "PAM service"

@@ -55,6 +55,10 @@ done
 [ -f "$LP_E2E_MODULE" ] || lp_e2e_bail "$LP_E2E_MODULE is not built"
 [ -x "$LP_E2E_ENROLL" ] || lp_e2e_bail "$LP_E2E_ENROLL is not built"
 [ -x "$LP_NODES" ] || lp_e2e_bail "$LP_NODES is not built"
+# sshd runs the AuthorizedKeysCommand only from a safe path, which a build
+# tree under /tmp is not.
+LP_NODES=$(lp_e2e_safe_bin "$LP_NODES") ||
+    lp_e2e_bail "a safe path for the AuthorizedKeysCommand"
 
 # ------------------------------------------------------------ helpers
 

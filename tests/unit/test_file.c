@@ -528,6 +528,44 @@ test_read_all_refuses_bad_descriptor(void **state)
 	assert_null(buf);
 }
 
+/* --------------------------------------------------------- lp_read_secret */
+
+static void
+test_read_secret_reads_a_checked_file_whole(void **state)
+{
+	struct fx *fx = *state;
+	char *buf = NULL;
+	size_t len = 0;
+
+	put_text(fx->dirfd, "s", OLD_TEXT, 0600);
+	assert_int_equal(lp_read_secret(fx->dirfd, "s", 0, 077,
+	    strlen(OLD_TEXT), &buf, &len), 0);
+	assert_int_equal(len, strlen(OLD_TEXT));
+	assert_string_equal(buf, OLD_TEXT);
+	lp_freezero(buf, len + 1);
+}
+
+static void
+test_read_secret_refuses_what_open_secret_refuses(void **state)
+{
+	struct fx *fx = *state;
+	char *buf = NULL;
+	size_t len = 99;
+
+	put_text(fx->dirfd, "s", OLD_TEXT, 0640);
+	assert_int_equal(lp_read_secret(fx->dirfd, "s", 0, 077, 4096, &buf,
+	    &len), -EPERM);
+	assert_int_equal(symlinkat("s", fx->dirfd, "l"), 0);
+	assert_int_equal(lp_read_secret(fx->dirfd, "l", 0, 0, 4096, &buf,
+	    &len), -ELOOP);
+	assert_int_equal(lp_read_secret(fx->dirfd, "s", 0, 0,
+	    strlen(OLD_TEXT) - 1, &buf, &len), -EFBIG);
+	assert_int_equal(lp_read_secret(fx->dirfd, "none", 0, 0, 4096, &buf,
+	    &len), -ENOENT);
+	assert_null(buf);
+	assert_int_equal(len, 99);
+}
+
 /* -------------------------------------------------------- lp_file_replace */
 
 static void
@@ -757,6 +795,106 @@ test_file_replace_replaces_symlink_without_following_it(void **state)
 	assert_contents(fx->dirfd, "target", OLD_TEXT);
 }
 
+/* ------------------------------------------- lp_file_replace_with, ... */
+
+/* What fill_text() writes, and what it then returns. */
+struct fill_arg {
+	const char	*text;
+	int		 result;
+};
+
+/* A streaming writer: two writes of its own, then its verdict. */
+static int
+fill_text(int fd, const void *arg)
+{
+	const struct fill_arg *a = arg;
+	size_t half = strlen(a->text) / 2;
+
+	if (write(fd, a->text, half) != (ssize_t)half ||
+	    write(fd, a->text + half, strlen(a->text) - half) !=
+	    (ssize_t)(strlen(a->text) - half))
+		return -EIO;
+	return a->result;
+}
+
+static void
+test_file_replace_with_writes_what_fill_writes(void **state)
+{
+	struct fx *fx = *state;
+	struct fill_arg a = { NEW_TEXT, 0 };
+
+	put_text(fx->dirfd, "s", OLD_TEXT, 0600);
+	(void)umask(077);
+	assert_int_equal(lp_file_replace_with(fx->dirfd, "s", ".s.tmp", 0644,
+	    fill_text, &a), 0);
+	assert_contents(fx->dirfd, "s", NEW_TEXT);
+	assert_int_equal(mode_of(fx->dirfd, "s") & 07777, 0644);
+	assert_false(exists(fx->dirfd, ".s.tmp"));
+}
+
+static void
+test_file_replace_with_keeps_old_file_when_fill_fails(void **state)
+{
+	struct fx *fx = *state;
+	struct fill_arg a = { NEW_TEXT, -ENOSPC };
+
+	put_text(fx->dirfd, "s", OLD_TEXT, 0600);
+	assert_int_equal(lp_file_replace_with(fx->dirfd, "s", ".s.tmp", 0600,
+	    fill_text, &a), -ENOSPC);
+	assert_contents(fx->dirfd, "s", OLD_TEXT);
+	assert_false(exists(fx->dirfd, ".s.tmp"));
+	assert_int_equal(lp_file_replace_with(fx->dirfd, "s", ".s.tmp", 0600,
+	    NULL, &a), -EINVAL);
+	assert_contents(fx->dirfd, "s", OLD_TEXT);
+}
+
+static void
+test_file_remove_removes_the_name_and_nothing_else(void **state)
+{
+	struct fx *fx = *state;
+
+	put_text(fx->dirfd, "target", OLD_TEXT, 0600);
+	assert_int_equal(symlinkat("target", fx->dirfd, "s"), 0);
+	assert_int_equal(lp_file_remove(fx->dirfd, "s"), 0);
+	assert_false(exists(fx->dirfd, "s"));
+	assert_contents(fx->dirfd, "target", OLD_TEXT);
+	assert_int_equal(lp_file_remove(fx->dirfd, "target"), 0);
+	assert_false(exists(fx->dirfd, "target"));
+}
+
+static void
+test_file_remove_reports_missing_name(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(lp_file_remove(fx->dirfd, "s"), -ENOENT);
+	assert_int_equal(lp_file_remove(fx->dirfd, ""), -EINVAL);
+	assert_int_equal(lp_file_remove(fx->dirfd, NULL), -EINVAL);
+	assert_int_equal(mkdirat(fx->dirfd, "d", 0700), 0);
+	assert_int_equal(lp_file_remove(fx->dirfd, "d"), -EISDIR);
+	assert_true(S_ISDIR(mode_of(fx->dirfd, "d")));
+}
+
+static void
+test_file_dotname_builds_names_beside_a_file(void **state)
+{
+	char buf[12];
+
+	(void)state;
+	assert_int_equal(lp_file_dotname(buf, sizeof(buf), "gpu01", ".lock"),
+	    0);
+	assert_string_equal(buf, ".gpu01.lock");
+	assert_int_equal(lp_file_dotname(buf, sizeof(buf), "alice", ".tmp"),
+	    0);
+	assert_string_equal(buf, ".alice.tmp");
+	/* Exactly full, then one byte too long. */
+	assert_int_equal(lp_file_dotname(buf, sizeof(buf), "gpu012", ".tmp"),
+	    0);
+	assert_string_equal(buf, ".gpu012.tmp");
+	assert_int_equal(lp_file_dotname(buf, sizeof(buf), "gpu012", ".lock"),
+	    -ENAMETOOLONG);
+}
+
 /* ------------------------------------------------------------ lp_lock_take */
 
 /*
@@ -942,6 +1080,8 @@ main(void)
 		T(test_read_all_reads_file_larger_than_its_first_buffer),
 		T(test_read_all_reads_pipe_written_in_pieces),
 		T(test_read_all_refuses_bad_descriptor),
+		T(test_read_secret_reads_a_checked_file_whole),
+		T(test_read_secret_refuses_what_open_secret_refuses),
 		T(test_file_replace_creates_missing_file),
 		T(test_file_replace_replaces_old_contents),
 		T(test_file_replace_sets_mode_whatever_the_umask),
@@ -960,6 +1100,11 @@ main(void)
 		T(test_file_replace_is_not_blocked_by_stale_empty_tmp_directory),
 		T(test_file_replace_fails_cleanly_on_full_tmp_directory),
 		T(test_file_replace_replaces_symlink_without_following_it),
+		T(test_file_replace_with_writes_what_fill_writes),
+		T(test_file_replace_with_keeps_old_file_when_fill_fails),
+		T(test_file_remove_removes_the_name_and_nothing_else),
+		T(test_file_remove_reports_missing_name),
+		T(test_file_dotname_builds_names_beside_a_file),
 		T(test_lock_take_creates_private_lock_file),
 		T(test_lock_take_excludes_second_taker_until_release),
 		T(test_lock_take_waits_for_lock_held_by_another_process),

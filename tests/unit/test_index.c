@@ -546,6 +546,35 @@ test_index_names_that_are_not_labels_are_enoent(void **state)
 	assert_int_equal(lp_index_node(fx->idx, "gpu 01", &n), -ENOENT);
 }
 
+static void
+test_index_node_name_check_takes_lower_case_dns_labels_only(void **state)
+{
+	static const char *const good[] = {
+		"gpu01", "a", "9", "old-3", "a-b-c",
+		"abcdefghijklmnopqrstuvwxyz0123456789"
+		    "abcdefghijklmnopqrstuvwxyz0",
+	};
+	static const char *const bad[] = {
+		"", "-gpu", "gpu-", "GPU01", "gpu_01", "gpu.01", "..", ".",
+		".gpu01", "gpu/01", "../x", "gpu 01", "gpu01\n", "\xc3\xa9",
+		"abcdefghijklmnopqrstuvwxyz0123456789"
+		    "abcdefghijklmnopqrstuvwxyz01",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(lp_index_node_name_check(good[i],
+		    strlen(good[i])), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(lp_index_node_name_check(bad[i],
+		    strlen(bad[i])), -EINVAL);
+	/* The length decides, not a terminator. */
+	assert_int_equal(lp_index_node_name_check("gpu01-", 5), 0);
+	assert_int_equal(lp_index_node_name_check("gpu\0001", 5), -EINVAL);
+	assert_int_equal(lp_index_node_name_check(NULL, 0), -EINVAL);
+}
+
 /* ------------------------------------------------ hostile files */
 
 static void
@@ -1246,6 +1275,7 @@ main(void)
 		T(test_index_unknown_name_port_and_key_are_enoent),
 		T(test_index_names_empty_or_over_63_bytes_are_enoent),
 		T(test_index_names_that_are_not_labels_are_enoent),
+		T(test_index_node_name_check_takes_lower_case_dns_labels_only),
 		T(test_index_open_refuses_zero_byte_file),
 		T(test_index_truncated_at_any_offset_is_refused),
 		T(test_index_with_bytes_appended_is_refused),

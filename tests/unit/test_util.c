@@ -1,4 +1,7 @@
-/* lib/util.c: wiping, constant-time comparison, numbers, log safety. */
+/*
+ * lib/util.c: wiping, constant-time comparison, random bytes, numbers,
+ * log safety.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -143,6 +146,39 @@ test_log_safe_replaces_controls_and_bounds_length(void **state)
 	    "a?b=c");
 }
 
+static void
+test_random_fill_gives_fresh_bytes_each_time(void **state)
+{
+	unsigned char a[64], b[64], none[4] = { 1, 2, 3, 4 };
+
+	(void)state;
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	assert_int_equal(lp_random_fill(a, sizeof(a)), 0);
+	assert_int_equal(lp_random_fill(b, sizeof(b)), 0);
+	/* Either would fail by chance with a probability of 2^-512. */
+	assert_false(all_zero(a, sizeof(a)));
+	assert_memory_not_equal(a, b, sizeof(a));
+	assert_int_equal(lp_random_fill(none, 0), 0);
+	assert_memory_equal(none, "\1\2\3\4", 4);
+}
+
+/* getrandom(2) gives at most 32 MiB - 1 a call: the rest needs a loop. */
+#define BIG_FILL	((size_t)32 * 1024 * 1024 + 64)
+
+static void
+test_random_fill_goes_on_after_a_short_read(void **state)
+{
+	unsigned char *buf;
+
+	(void)state;
+	buf = calloc(1, BIG_FILL);
+	assert_non_null(buf);
+	assert_int_equal(lp_random_fill(buf, BIG_FILL), 0);
+	assert_false(all_zero(buf + BIG_FILL - 64, 64));
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -159,6 +195,8 @@ main(void)
 		cmocka_unit_test(test_parse_ll_keeps_errno),
 		cmocka_unit_test(
 		    test_log_safe_replaces_controls_and_bounds_length),
+		cmocka_unit_test(test_random_fill_gives_fresh_bytes_each_time),
+		cmocka_unit_test(test_random_fill_goes_on_after_a_short_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
