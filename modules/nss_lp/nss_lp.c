@@ -4,12 +4,14 @@
  * database maps it to the tunnel listen address, so that getaddrinfo(3)
  * of a node name and service gives the whole tunnel endpoint.
  *
- * Every call opens the compiled node index, asks it one question and
- * closes it again.  That costs a few system calls and a constant number
- * of probes whatever the number of nodes, keeps nothing open between
- * calls, needs no lock but the one on the enumeration position, and sees
- * a replaced index at once.  Only enabled nodes are answered: a disabled
- * node has no tunnel, so its port leads nowhere it should.
+ * The process keeps one index open and mapped between calls, under a
+ * mutex.  Each lookup first asks lstat(2) whether the index path still
+ * names the file that was opened; when it does not, or names nothing,
+ * the open index is dropped and the path opened again.  So a lookup costs
+ * one system call and a constant number of probes whatever the number of
+ * nodes, and a replaced index is seen by the next lookup.  Only enabled
+ * nodes are answered: a disabled node has no tunnel, so its port leads
+ * nowhere it should.
  *
  * The module runs inside every process that resolves a name, so it never
  * logs, never changes the caller's errno, and treats the index as hostile
@@ -19,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <nss.h>
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "index.h"
 
@@ -76,10 +80,38 @@ struct lp_buf {
 	size_t	 left;
 };
 
+/*
+ * The open index, the path it was opened by, and what lstat(2) said of
+ * that path just before the open.  A file put in place after that lstat
+ * differs from it, so the next lookup opens again: the cache can be one
+ * open too many, never one too few.
+ *
+ * XXX: lib/index.c keeps the index's descriptor until lp_index_close(),
+ * though lookups read only the mapping.  A process that closes every
+ * descriptor without forking, then opens a file that gets the same
+ * number, would have that file closed by the next reopen here.  Children
+ * are covered (reset_in_child()), which is the common daemon case; this
+ * ends when lp_index_open() closes its descriptor once the file is mapped
+ * and checked.
+ */
+struct lp_cache {
+	struct lp_index	*idx;
+	char		 path[PATH_MAX];
+	struct stat	 st;
+};
+
+/*
+ * Lock order: serv_lock, then cache_lock (getservent_r holds the first
+ * while it looks up).  The fork handlers take both in that order.
+ */
+static pthread_mutex_t	cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lp_cache	cache;
+
 /* The position of the next node getservent_r returns. */
 static pthread_mutex_t	serv_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t	serv_once = PTHREAD_ONCE_INIT;
 static size_t		serv_pos;
+
+static pthread_once_t	fork_once = PTHREAD_ONCE_INIT;
 
 /* ------------------------------------------------------------ index */
 
@@ -185,35 +217,165 @@ make_answer(struct lp_index *idx, const struct lp_index_node *n, size_t pos,
 	return 0;
 }
 
+/* ------------------------------------------------------------ cache */
+
+/*
+ * Everything lp_open_secret() checks, and what changes when the file is
+ * replaced or rewritten.  Mode, owner and links are compared as well as
+ * the change time, so that a chmod(2) in the same clock tick as the last
+ * write is still noticed.
+ */
+static bool
+is_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size && a->st_mode == b->st_mode &&
+	    a->st_uid == b->st_uid && a->st_gid == b->st_gid &&
+	    a->st_nlink == b->st_nlink &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* With cache_lock held. */
+static void
+drop_cache(void)
+{
+	lp_index_close(cache.idx);
+	cache.idx = NULL;
+	cache.path[0] = '\0';
+}
+
+/*
+ * With cache_lock held, st being what lstat(2) said of path just before:
+ * the open index if it was opened by path and path's lstat then equals
+ * st; otherwise the index at path, opened now, the old one closed first.
+ * Returns 0 and sets *ret_idx (owned by the cache, valid while
+ * cache_lock is held), or lp_index_open()'s error with nothing cached.
+ */
+static int
+get_index(const char *path, const struct stat *st, struct lp_index **ret_idx)
+{
+	size_t len = strlen(path);
+	int r;
+
+	if (cache.idx != NULL && strcmp(cache.path, path) == 0 &&
+	    is_same_file(&cache.st, st)) {
+		*ret_idx = cache.idx;
+		return 0;
+	}
+	drop_cache();
+	if (len >= sizeof(cache.path))
+		return -ENAMETOOLONG;
+	if ((r = lp_index_open(path, &cache.idx)) != 0)
+		return r;
+	memcpy(cache.path, path, len + 1);
+	cache.st = *st;
+	*ret_idx = cache.idx;
+	return 0;
+}
+
+static void
+lock_all(void)
+{
+	(void)pthread_mutex_lock(&serv_lock);
+	(void)pthread_mutex_lock(&cache_lock);
+}
+
+static void
+unlock_all(void)
+{
+	(void)pthread_mutex_unlock(&cache_lock);
+	(void)pthread_mutex_unlock(&serv_lock);
+}
+
+/*
+ * The child starts without the parent's index: a child that closes every
+ * descriptor it inherited, as daemons do, would otherwise leave the cache
+ * holding a number that its next open(2) reuses, for lp_index_close() to
+ * close later.  The descriptor and mapping are the child's own copies, so
+ * closing them here leaves the parent's alone; its first lookup opens the
+ * index again.  posix_spawn(3) and vfork(2) run no handlers, and need
+ * none: their child execs or exits.
+ */
+static void
+reset_in_child(void)
+{
+	int saved = errno;
+
+	drop_cache();
+	unlock_all();
+	errno = saved;
+}
+
+/*
+ * A fork(2) waits for a lookup or getservent_r in progress, so that no
+ * child inherits a lock held by a thread it does not have.  glibc drops
+ * the handlers when the module is unloaded.
+ */
+static void
+register_fork_handlers(void)
+{
+	(void)pthread_atfork(lock_all, unlock_all, reset_in_child);
+}
+
+/*
+ * At dlclose(3) or exit(3): unmap and close the index, so that unloading
+ * the module leaves neither behind.  A lookup running in another thread
+ * at exit is waited for; one that starts after this opens the index
+ * again, which exit(3) then discards with the rest of the process.
+ */
+__attribute__((destructor))
+static void
+close_cached_index(void)
+{
+	int saved = errno;
+
+	(void)pthread_mutex_lock(&cache_lock);
+	drop_cache();
+	(void)pthread_mutex_unlock(&cache_lock);
+	errno = saved;
+}
+
 /*
  * Answers q from the index.  Returns NSS_STATUS_SUCCESS and fills *ret,
  * NSS_STATUS_NOTFOUND when the index holds no enabled node for q, or
  * NSS_STATUS_UNAVAIL with *ret_err set when the index is missing,
- * unreadable, unsafe or corrupt.
+ * unreadable, unsafe or corrupt.  lstat(2) runs before the lock, so that
+ * threads wait for one another only while they read the mapping.
  */
 static enum nss_status
 lookup(const struct lp_query *q, struct lp_answer *ret, int *ret_err)
 {
-	struct lp_index *idx = NULL;
+	const char *path = index_path();
+	enum nss_status status = NSS_STATUS_UNAVAIL;
+	struct lp_index *idx;
 	struct lp_index_node n;
+	struct stat st;
 	size_t pos = 0;
 	int r;
 
-	if ((r = lp_index_open(index_path(), &idx)) != 0) {
-		*ret_err = -r;
-		return NSS_STATUS_UNAVAIL;
-	}
-	if ((r = ask_index(idx, q, &n, &pos)) == 0)
-		r = make_answer(idx, &n, pos, ret);
-	lp_index_close(idx);
+	(void)pthread_once(&fork_once, register_fork_handlers);
+	r = lstat(path, &st) == 0 ? 0 : -errno;
 
-	if (r == -ENOENT)
-		return NSS_STATUS_NOTFOUND;
-	if (r != 0) {
-		*ret_err = -r;
-		return NSS_STATUS_UNAVAIL;
+	(void)pthread_mutex_lock(&cache_lock);
+	if (r != 0)
+		drop_cache();	/* removed: no answers from what it was */
+	else if ((r = get_index(path, &st, &idx)) == 0) {
+		if ((r = ask_index(idx, q, &n, &pos)) == 0)
+			r = make_answer(idx, &n, pos, ret);
+		/* A missing index was UNAVAIL above; here, a missing node. */
+		if (r == -ENOENT)
+			status = NSS_STATUS_NOTFOUND;
 	}
-	return NSS_STATUS_SUCCESS;
+	(void)pthread_mutex_unlock(&cache_lock);
+
+	if (r == 0)
+		return NSS_STATUS_SUCCESS;
+	if (status == NSS_STATUS_UNAVAIL)
+		*ret_err = -r;
+	return status;
 }
 
 /*
@@ -403,29 +565,6 @@ is_tcp(const char *proto)
 	return proto == NULL || strcmp(proto, LP_NSS_PROTO) == 0;
 }
 
-static void
-lock_serv(void)
-{
-	(void)pthread_mutex_lock(&serv_lock);
-}
-
-static void
-unlock_serv(void)
-{
-	(void)pthread_mutex_unlock(&serv_lock);
-}
-
-/*
- * A fork(2) waits for a getservent_r in progress, so that no child
- * inherits serv_lock held by a thread it does not have.  glibc drops the
- * handlers if the module is unloaded.
- */
-static void
-register_fork_handlers(void)
-{
-	(void)pthread_atfork(lock_serv, unlock_serv, unlock_serv);
-}
-
 /* ------------------------------------------------------------ services */
 
 enum nss_status
@@ -462,17 +601,17 @@ _nss_lp_getservbyport_r(int port, const char *proto, struct servent *result,
 	return finish(st, err, saved, errnop);
 }
 
-/* Nothing stays open between calls, so stayopen changes nothing. */
+/* The index stays open between calls anyway, so stayopen changes nothing. */
 enum nss_status
 _nss_lp_setservent(int stayopen)
 {
 	int saved = errno;
 
 	(void)stayopen;
-	(void)pthread_once(&serv_once, register_fork_handlers);
-	lock_serv();
+	(void)pthread_once(&fork_once, register_fork_handlers);
+	(void)pthread_mutex_lock(&serv_lock);
 	serv_pos = 0;
-	unlock_serv();
+	(void)pthread_mutex_unlock(&serv_lock);
 	errno = saved;
 	return NSS_STATUS_SUCCESS;
 }
@@ -492,15 +631,15 @@ _nss_lp_getservent_r(struct servent *result, char *buffer, size_t buflen,
 	struct lp_answer a;
 	int saved = errno, err = 0;
 
-	(void)pthread_once(&serv_once, register_fork_handlers);
-	lock_serv();
+	(void)pthread_once(&fork_once, register_fork_handlers);
+	(void)pthread_mutex_lock(&serv_lock);
 	q.pos = serv_pos;
 	st = lookup(&q, &a, &err);
 	if (st == NSS_STATUS_SUCCESS)
 		st = fill_servent(&a, result, buffer, buflen, &err);
 	if (st == NSS_STATUS_SUCCESS)
 		serv_pos = a.pos + 1;
-	unlock_serv();
+	(void)pthread_mutex_unlock(&serv_lock);
 	return finish(st, err, saved, errnop);
 }
 

@@ -3,7 +3,9 @@
  * entry point is called directly, against indexes that lp_index_write()
  * makes from a synthesised policy in a directory of the test's own.
  * LP_NSS_INDEX points the module at them.  The index must be owned by
- * root, so the test needs root.
+ * root, so the test needs root.  The module keeps the last index it
+ * opened, so a test that counts descriptors first makes it let go
+ * (forget_index()).
  */
 #include "config.h"
 
@@ -1355,26 +1357,48 @@ one_lookup(unsigned i)
 	}
 }
 
+/*
+ * Makes the module let go of the index it keeps open: a lookup through a
+ * path that names nothing finds no index and keeps none.  The count of
+ * descriptors taken after this is the count without the module's.
+ */
 static void
-test_100000_lookups_keep_the_descriptor_count_constant(void **state)
+forget_index(const struct fx *f)
 {
+	char none[160];
+	struct serv_answer a;
+
+	(void)snprintf(none, sizeof(none), "%s/none.cdb", f->dir);
+	assert_int_equal(setenv(ENV_INDEX, none, 1), 0);
+	ask_serv(&a, "gpu01", 0, NULL);
+	assert_int_equal(a.st, NSS_STATUS_UNAVAIL);
+	assert_int_equal(a.err, ENOENT);
+	assert_int_equal(setenv(ENV_INDEX, f->path, 1), 0);
+}
+
+/* The index stays open between lookups: one descriptor, never more. */
+static void
+test_100000_lookups_hold_exactly_one_descriptor(void **state)
+{
+	struct fx *f = *state;
 	size_t before, bad = 0;
 	unsigned i;
 
-	(void)state;
+	forget_index(f);
 	before = count_fds();
 	for (i = 0; i < 100000; i++) {
 		if (one_lookup(i) != 0)
 			bad++;
-		if (i == 50000)
-			assert_int_equal(count_fds(), before);
+		if (i == 0 || i == 50000)
+			assert_int_equal(count_fds(), before + 1);
 	}
 	assert_int_equal(bad, 0);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(), before + 1);
 }
 
+/* An index that cannot be used is not kept: no descriptor at all. */
 static void
-test_failing_lookups_keep_the_descriptor_count_constant(void **state)
+test_failing_lookups_hold_no_descriptor(void **state)
 {
 	struct fx *f = *state;
 	size_t before, i;
@@ -1382,8 +1406,15 @@ test_failing_lookups_keep_the_descriptor_count_constant(void **state)
 	unsigned char junk[4096];
 	int round;
 
+	forget_index(f);
 	before = count_fds();
 	for (round = 0; round < 3; round++) {
+		/* Each round starts from a good index, open and kept. */
+		assert_int_equal(write_index(f->path, "127.0.0.1", std_nodes,
+		    LP_ARRAY_SIZE(std_nodes)), 0);
+		ask_serv(&a, "gpu01", 0, NULL);
+		assert_int_equal(a.st, NSS_STATUS_SUCCESS);
+		assert_int_equal(count_fds(), before + 1);
 		if (round == 0) {
 			write_file(f->path, "", 0, 0644);
 		} else if (round == 1) {
@@ -1400,28 +1431,50 @@ test_failing_lookups_keep_the_descriptor_count_constant(void **state)
 }
 
 static void
-test_enumeration_keeps_no_descriptor_open(void **state)
+test_enumeration_holds_no_descriptor_but_the_index(void **state)
 {
+	struct fx *f = *state;
 	struct servent s;
 	char buf[256];
 	size_t before;
 	int e = 0;
 
-	(void)state;
+	forget_index(f);
 	before = count_fds();
 	assert_int_equal(mod.setservent(1), NSS_STATUS_SUCCESS);
 	assert_int_equal(count_fds(), before);
 	assert_int_equal(mod.getservent_r(&s, buf, sizeof(buf), &e),
 	    NSS_STATUS_SUCCESS);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(), before + 1);
 	assert_int_equal(mod.getservent_r(&s, buf, sizeof(buf), &e),
 	    NSS_STATUS_SUCCESS);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(), before + 1);
 	assert_int_equal(mod.endservent(), NSS_STATUS_SUCCESS);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(), before + 1);
 }
 
 #define FD_BASE_MAX	1024
+
+/* Marks the descriptors open now, below FD_BASE_MAX, in is_open[]. */
+static void
+list_fds(bool *is_open)
+{
+	struct dirent *de;
+	DIR *d;
+
+	memset(is_open, 0, FD_BASE_MAX * sizeof(*is_open));
+	d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		int fd = atoi(de->d_name);
+
+		/* The listing's own descriptor is free again once closed. */
+		if (de->d_name[0] != '.' && fd >= 0 && fd < FD_BASE_MAX &&
+		    fd != dirfd(d))
+			is_open[fd] = true;
+	}
+	(void)closedir(d);
+}
 
 struct fd_watch {
 	bool		 base[FD_BASE_MAX];
@@ -1459,27 +1512,18 @@ watch_fds(void *arg)
 	return NULL;
 }
 
+/* The watcher sees the index the module keeps, opened after base. */
 static void
 test_descriptors_open_during_lookups_are_close_on_exec(void **state)
 {
 	struct fd_watch fw, *w = &fw;
-	struct dirent *de;
 	pthread_t t;
 	double end;
 	unsigned i;
-	DIR *d;
 
-	(void)state;
+	forget_index(*state);
 	memset(w, 0, sizeof(*w));
-	d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] != '.' && fd >= 0 && fd < FD_BASE_MAX)
-			w->base[fd] = true;
-	}
-	(void)closedir(d);
+	list_fds(w->base);
 
 	assert_int_equal(pthread_create(&t, NULL, watch_fds, w), 0);
 	end = now_s() + 5;
@@ -1492,6 +1536,204 @@ test_descriptors_open_during_lookups_are_close_on_exec(void **state)
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_true(atomic_load(&w->seen) > 0);
 	assert_int_equal(atomic_load(&w->leaky), 0);
+}
+
+/* ------------------------------------------------------------ open index */
+
+static void
+expect_port(const char *name, int port)
+{
+	struct serv_answer a;
+
+	ask_serv(&a, name, 0, "tcp");
+	assert_int_equal(a.st, NSS_STATUS_SUCCESS);
+	assert_int_equal(a.port, port);
+	assert_int_equal(a.saved_errno, ERRNO_MARK);
+	assert_int_equal(a.err, ERRNOP_MARK);
+}
+
+static void
+expect_unavail_serv(int err)
+{
+	struct serv_answer a;
+
+	ask_serv(&a, "gpu01", 0, NULL);
+	assert_int_equal(a.st, NSS_STATUS_UNAVAIL);
+	assert_int_equal(a.err, err);
+	assert_int_equal(a.saved_errno, ERRNO_MARK);
+}
+
+/* Each compile is answered by the very next lookup, in the same process. */
+static void
+test_a_replaced_index_is_seen_by_the_next_lookup(void **state)
+{
+	struct fx *f = *state;
+	struct node_spec one = { "gpu01", 0, true };
+	struct host_answer h;
+	struct serv_answer a;
+	const char *listen;
+	size_t before;
+	unsigned i;
+
+	forget_index(f);
+	before = count_fds();
+	for (i = 0; i < 50; i++) {
+		one.port = 23000 + i;
+		listen = i % 2 == 0 ? "127.0.0.1" : "127.0.0.2";
+		assert_int_equal(write_index(f->path, listen, &one, 1), 0);
+		expect_port("gpu01", (int)one.port);
+		ask_host4(&h, "gpu01");
+		assert_int_equal(h.st, NSS_STATUS_SUCCESS);
+		assert_true(is_v4(h.addr, listen));
+	}
+	assert_int_equal(count_fds(), before + 1);
+
+	one.enabled = false;
+	assert_int_equal(write_index(f->path, "127.0.0.1", &one, 1), 0);
+	ask_serv(&a, "gpu01", 0, NULL);
+	assert_int_equal(a.st, NSS_STATUS_NOTFOUND);
+	assert_int_equal(a.err, ERRNOP_MARK);
+	assert_int_equal(count_fds(), before + 1);
+}
+
+/* Mode and owner of the open index are checked again once they change. */
+static void
+test_a_new_mode_or_owner_is_checked_at_the_next_lookup(void **state)
+{
+	struct fx *f = *state;
+
+	expect_port("gpu01", 22001);
+	assert_int_equal(chmod(f->path, 0664), 0);
+	expect_unavail_serv(EPERM);
+	assert_int_equal(chmod(f->path, 0644), 0);
+	expect_port("gpu01", 22001);
+	assert_int_equal(chown(f->path, 1, 1), 0);
+	expect_unavail_serv(EPERM);
+	assert_int_equal(chown(f->path, 0, 0), 0);
+	expect_port("gpu01", 22001);
+}
+
+static void
+test_a_hard_link_made_to_the_open_index_is_unavail(void **state)
+{
+	struct fx *f = *state;
+	char second[160];
+
+	(void)snprintf(second, sizeof(second), "%s/second.cdb", f->dir);
+	expect_port("gpu01", 22001);
+	assert_int_equal(link(f->path, second), 0);
+	expect_unavail_serv(EINVAL);
+	assert_int_equal(unlink(second), 0);
+	expect_port("gpu01", 22001);
+}
+
+/* The file is gone: no answers from the copy the module had open. */
+static void
+test_a_removed_open_index_is_unavail_and_closed(void **state)
+{
+	struct fx *f = *state;
+	size_t before;
+
+	forget_index(f);
+	before = count_fds();
+	expect_port("gpu01", 22001);
+	assert_int_equal(count_fds(), before + 1);
+	assert_int_equal(unlink(f->path), 0);
+	expect_unavail(ENOENT);
+	assert_int_equal(count_fds(), before);
+	assert_int_equal(write_index(f->path, "127.0.0.1", std_nodes,
+	    LP_ARRAY_SIZE(std_nodes)), 0);
+	expect_port("gpu01", 22001);
+}
+
+static void
+test_an_open_index_replaced_by_a_symlink_is_unavail(void **state)
+{
+	struct fx *f = *state;
+	char other[160], link[160];
+
+	(void)snprintf(other, sizeof(other), "%s/other.cdb", f->dir);
+	(void)snprintf(link, sizeof(link), "%s/link.cdb", f->dir);
+	expect_port("gpu01", 22001);
+	assert_int_equal(write_index(other, "127.0.0.1", std_nodes,
+	    LP_ARRAY_SIZE(std_nodes)), 0);
+	assert_int_equal(symlink(other, link), 0);
+	assert_int_equal(rename(link, f->path), 0);
+	expect_unavail(ELOOP);
+}
+
+/* An index that could not be used is tried again at every lookup. */
+static void
+test_an_index_put_right_after_a_failure_is_read_at_once(void **state)
+{
+	struct fx *f = *state;
+
+	write_file(f->path, "", 0, 0644);
+	expect_unavail_serv(EPROTO);
+	assert_int_equal(write_index(f->path, "127.0.0.1", std_nodes,
+	    LP_ARRAY_SIZE(std_nodes)), 0);
+	expect_port("gpu01", 22001);
+	assert_int_equal(unlink(f->path), 0);
+	expect_unavail_serv(ENOENT);
+	assert_int_equal(write_index(f->path, "127.0.0.1", std_nodes,
+	    LP_ARRAY_SIZE(std_nodes)), 0);
+	expect_port("gpu01", 22001);
+}
+
+/* LP_NSS_INDEX may name another file at every call. */
+static void
+test_a_new_index_path_is_read_at_once(void **state)
+{
+	static const struct node_spec b[] = { { "gpu01", 22101, true } };
+	struct fx *f = *state;
+	char other[160];
+	size_t before;
+	int i;
+
+	(void)snprintf(other, sizeof(other), "%s/b.cdb", f->dir);
+	assert_int_equal(write_index(other, "127.0.0.1", b, 1), 0);
+	forget_index(f);
+	before = count_fds();
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(setenv(ENV_INDEX, f->path, 1), 0);
+		expect_port("gpu01", 22001);
+		assert_int_equal(setenv(ENV_INDEX, other, 1), 0);
+		expect_port("gpu01", 22101);
+		assert_int_equal(count_fds(), before + 1);
+	}
+}
+
+/*
+ * dlclose(3) of the module closes the index it kept.  A copy of the
+ * module under another name is a second, independent load, which this
+ * test can unload without disturbing the others.
+ */
+static void
+test_unloading_the_module_closes_its_index(void **state)
+{
+	struct fx *f = *state;
+	nss_getservbyname_r *byname;
+	struct servent s;
+	char copy[160], buf[256];
+	size_t len, before;
+	void *data, *dl;
+	int e = ERRNOP_MARK;
+
+	(void)snprintf(copy, sizeof(copy), "%s/libnss_lp_copy.so.2", f->dir);
+	data = read_whole(module_path, &len);
+	write_file(copy, data, len, 0755);
+	free(data);
+	before = count_fds();
+	dl = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	assert_non_null(dl);
+	byname = (nss_getservbyname_r *)dlsym(dl, "_nss_lp_getservbyname_r");
+	assert_non_null(byname);
+	assert_int_equal(byname("gpu02", NULL, &s, buf, sizeof(buf), &e),
+	    NSS_STATUS_SUCCESS);
+	assert_int_equal(ntohs((uint16_t)s.s_port), 22002);
+	assert_int_equal(count_fds(), before + 1);
+	assert_int_equal(dlclose(dl), 0);
+	assert_int_equal(count_fds(), before);
 }
 
 /* ------------------------------------------------------------ threads */
@@ -1566,8 +1808,13 @@ test_lookups_during_replacement_see_the_old_or_new_index(void **state)
 	for (i = 0; i < LP_ARRAY_SIZE(t); i++)
 		assert_int_equal(pthread_create(&t[i], NULL,
 		    look_during_replace, run), 0);
+	/*
+	 * At least 10 replacements, however slowly they come: valgrind runs
+	 * one thread at a time and may long prefer the lookers to the writer.
+	 */
 	end = now_s() + 3;
-	for (n = 0; n < 300 && now_s() < end && r == 0; n++)
+	for (n = 0; n < 300 && (n < 10 || now_s() < end) &&
+	    now_s() < end + 15 && r == 0; n++)
 		r = n % 2 == 0 ?
 		    write_index(f->path, "127.0.0.2", b, 1) :
 		    write_index(f->path, "127.0.0.1", a, 1);
@@ -1734,6 +1981,104 @@ test_a_child_forked_during_enumeration_can_enumerate(void **state)
 	assert_true(atomic_load(&run.calls) > 0);
 }
 
+struct look_run {
+	atomic_bool	stop;
+	atomic_ulong	calls;
+};
+
+static void *
+look_until_stopped(void *arg)
+{
+	struct look_run *run = arg;
+	double end = now_s() + 20;
+	unsigned i;
+
+	for (i = 0; !atomic_load(&run->stop) && now_s() < end; i++) {
+		(void)one_lookup(i);
+		atomic_fetch_add(&run->calls, 1);
+	}
+	return NULL;
+}
+
+/* The descriptor of the index the module keeps, after one lookup. */
+static int
+find_index_fd(const struct fx *f)
+{
+	bool before[FD_BASE_MAX], after[FD_BASE_MAX];
+	int fd, found = -1;
+
+	forget_index(f);
+	list_fds(before);
+	expect_port("gpu01", 22001);
+	list_fds(after);
+	for (fd = 0; fd < FD_BASE_MAX; fd++) {
+		if (!after[fd] || before[fd])
+			continue;
+		assert_int_equal(found, -1);
+		found = fd;
+	}
+	assert_true(found >= 0);
+	return found;
+}
+
+/*
+ * In the child: 0 when it did not inherit the parent's index and opens
+ * one of its own.  Only the child's own counts are compared: valgrind
+ * keeps descriptors of its own that differ between parent and child.
+ */
+static int
+look_up_in_child(int parent_fd)
+{
+	struct serv_answer a;
+	size_t before;
+
+	if (fcntl(parent_fd, F_GETFD) != -1)
+		return 2;
+	before = count_fds();
+	ask_serv(&a, "gpu02", 0, NULL);
+	if (a.st != NSS_STATUS_SUCCESS || a.port != 22002)
+		return 3;
+	return count_fds() == before + 1 ? 0 : 4;
+}
+
+/*
+ * A child forked while another thread looks up inherits no held lock and
+ * none of the module's descriptors, and opens the index for itself.
+ */
+static void
+test_a_child_forked_during_lookups_opens_the_index_afresh(void **state)
+{
+	struct look_run run;
+	pthread_t t;
+	int i, fd, status, bad = 0;
+
+	fd = find_index_fd(*state);
+	memset(&run, 0, sizeof(run));
+	assert_int_equal(pthread_create(&t, NULL, look_until_stopped, &run),
+	    0);
+	for (i = 0; i < 40; i++) {
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			/* A lock inherited held would hang here. */
+			(void)alarm(5);
+			_exit(look_up_in_child(fd));
+		}
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0) {
+			print_error("child: status %#x\n", status);
+			bad++;
+		}
+	}
+	atomic_store(&run.stop, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(bad, 0);
+	assert_true(atomic_load(&run.calls) > 0);
+	/* The parent's index stayed open all along. */
+	assert_true(fcntl(fd, F_GETFD) != -1);
+}
+
 /* ------------------------------------------------------------ symbols */
 
 static void
@@ -1852,13 +2197,22 @@ main(void)
 		STD(test_an_index_with_a_bad_listen_address_is_unavail),
 		STD(test_a_node_name_no_policy_allows_makes_the_index_unavail),
 		STD(test_a_relative_index_path_is_ignored),
-		STD(test_100000_lookups_keep_the_descriptor_count_constant),
-		STD(test_failing_lookups_keep_the_descriptor_count_constant),
-		STD(test_enumeration_keeps_no_descriptor_open),
+		STD(test_100000_lookups_hold_exactly_one_descriptor),
+		STD(test_failing_lookups_hold_no_descriptor),
+		STD(test_enumeration_holds_no_descriptor_but_the_index),
 		STD(test_descriptors_open_during_lookups_are_close_on_exec),
+		STD(test_a_replaced_index_is_seen_by_the_next_lookup),
+		STD(test_a_new_mode_or_owner_is_checked_at_the_next_lookup),
+		STD(test_a_hard_link_made_to_the_open_index_is_unavail),
+		STD(test_a_removed_open_index_is_unavail_and_closed),
+		STD(test_an_open_index_replaced_by_a_symlink_is_unavail),
+		STD(test_an_index_put_right_after_a_failure_is_read_at_once),
+		STD(test_a_new_index_path_is_read_at_once),
+		STD(test_unloading_the_module_closes_its_index),
 		STD(test_lookups_during_replacement_see_the_old_or_new_index),
 		STD(test_16_threads_of_10000_mixed_lookups_all_answer_right),
 		STD(test_a_child_forked_during_enumeration_can_enumerate),
+		STD(test_a_child_forked_during_lookups_opens_the_index_afresh),
 		STD(test_the_module_exports_only_nss_lp_symbols),
 	};
 
