@@ -2,6 +2,8 @@
 #ifndef LP_USER_H
 #define LP_USER_H
 
+#include <stddef.h>
+
 /*
  * A state directory holds ".NAME.lock" beside NAME, and a file name has
  * at most 255 bytes, so a name may have 249.
@@ -16,5 +18,14 @@
  * '@' are accepted inside a name (first.last, alice@example.org).
  */
 int	lp_user_name_check(const char *name);
+
+/*
+ * Writes who runs an admin tool, for its log line, into buf:
+ * "by=NAME" with the real user ID's name (or "by=#UID"), followed by
+ * " sudo_user=NAME" when SUDO_USER holds a valid user name.  The
+ * environment is only a hint beside by=, never in its place; no value can
+ * hold a space or '=', so none can add a field.  Truncates to size.
+ */
+void	lp_user_caller(char *buf, size_t size);
 
 #endif /* LP_USER_H */

@@ -328,47 +328,14 @@ warn_system_account(const char *user, uid_t uid)
 		    (unsigned)min);
 }
 
-/*
- * A log value from outside: bounded and cleaned by lp_log_safe(), and
- * without the space or '=' that would let it add a field of its own.
- */
-static const char *
-log_value(char *buf, size_t size, const char *s)
-{
-	char *p;
-
-	shown(buf, size, s);
-	for (p = buf; *p != '\0'; p++)
-		if (*p == ' ' || *p == '=')
-			*p = '?';
-	return buf;
-}
-
-/*
- * Who made the change: by= is the real user, who is root, and sudo_user=
- * the person behind sudo when SUDO_USER holds a valid user name.  The
- * environment is only as honest as whoever set it, so it is a hint beside
- * by=, never in its place, and a value that is no user name is dropped.
- */
+/* Logs a change of user's enrolment and who made it (lp_user_caller()). */
 static void
 log_change(const char *user, const char *action, const char *extra)
 {
-	char by[NAME_SHOWN_MAX + 1], sudo[NAME_SHOWN_MAX + 1];
-	const struct passwd *pw;
-	const char *env;
+	char who[2 * LP_USER_NAME_MAX + 32];
 
-	if ((pw = getpwuid(getuid())) != NULL && pw->pw_name != NULL)
-		log_value(by, sizeof(by), pw->pw_name);
-	else
-		(void)snprintf(by, sizeof(by), "#%u", (unsigned)getuid());
-	env = getenv("SUDO_USER");
-	if (env != NULL && lp_user_name_check(env) == 0)
-		log_value(sudo, sizeof(sudo), env);
-	else
-		sudo[0] = '\0';
-
-	syslog(LOG_NOTICE, "action=%s user=%s by=%s%s%s%s", action, user, by,
-	    sudo[0] != '\0' ? " sudo_user=" : "", sudo, extra);
+	lp_user_caller(who, sizeof(who));
+	syslog(LOG_NOTICE, "action=%s user=%s %s%s", action, user, who, extra);
 }
 
 /*

@@ -18,7 +18,6 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include "lp_util.h"
 #include "sshkey.h"
 #include "tunnel.h"
+#include "user.h"
 
 #define EXIT_REFUSED	1
 #define EXIT_USAGE	2
@@ -150,26 +150,6 @@ cmd_check(const struct opts *o)
 	return fflush(stdout) == 0 ? 0 : EXIT_REFUSED;
 }
 
-/*
- * Who made the change, for the log: the person behind sudo when there is
- * one.  The variables are only as honest as root, who runs this anyway.
- */
-static const char *
-caller(char *buf, size_t size)
-{
-	const struct passwd *pw;
-	const char *name;
-
-	name = getenv("SUDO_USER");
-	if (name == NULL || *name == '\0')
-		name = getenv("LOGNAME");
-	if (name == NULL || *name == '\0') {
-		pw = getpwuid(getuid());
-		name = pw != NULL ? pw->pw_name : "unknown";
-	}
-	return shown(buf, size, name);
-}
-
 static const char *
 write_error(int r)
 {
@@ -191,7 +171,7 @@ write_error(int r)
 static int
 cmd_compile(const struct opts *o)
 {
-	char by[NAME_SHOWN_MAX + 1], idx[PATH_SHOWN_MAX + 1];
+	char by[2 * LP_USER_NAME_MAX + 32], idx[PATH_SHOWN_MAX + 1];
 	struct lp_cfg *cfg = NULL;
 	size_t enabled;
 	int r, status = EXIT_REFUSED;
@@ -209,8 +189,9 @@ cmd_compile(const struct opts *o)
 	}
 	enabled = count_enabled(cfg);
 	openlog("lp-nodes", LOG_PID, LOG_AUTHPRIV);
-	syslog(LOG_NOTICE, "action=compile index=%s nodes=%zu enabled=%zu "
-	    "by=%s", idx, cfg->nnodes, enabled, caller(by, sizeof(by)));
+	lp_user_caller(by, sizeof(by));
+	syslog(LOG_NOTICE, "action=compile index=%s nodes=%zu enabled=%zu %s",
+	    idx, cfg->nnodes, enabled, by);
 	closelog();
 	printf("%s: %zu node%s, %zu enabled\n", idx, cfg->nnodes,
 	    cfg->nnodes == 1 ? "" : "s", enabled);

@@ -174,7 +174,7 @@ compile_writes()
 	[ -z "$(find "$W/lib" -name '*.tmp')" ] || return 1
 	want='lp-nodes\[[0-9]+\]: action=compile'
 	lp_e2e_log_wait 3 "$LP_E2E_SYSLOG" \
-	    "$want index=$IDX nodes=3 enabled=2 by=admin1\$"
+	    "$want index=$IDX nodes=3 enabled=2 by=root sudo_user=admin1\$"
 }
 lp_e2e_check compile_writes \
     "compile writes a root-owned 0644 index and logs who rebuilt it"

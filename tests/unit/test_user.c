@@ -6,7 +6,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -75,6 +79,49 @@ test_user_name_check_bounds_length_at_249_bytes(void **state)
 	assert_int_equal(lp_user_name_check(name), -EINVAL);
 }
 
+/* "by=" and the name of the real user ID, as the test runs. */
+static const char *
+by_me(char *buf, size_t size)
+{
+	const struct passwd *pw = getpwuid(getuid());
+
+	assert_non_null(pw);
+	snprintf(buf, size, "by=%s", pw->pw_name);
+	return buf;
+}
+
+static void
+test_user_caller_names_the_real_user_and_a_valid_sudo_user(void **state)
+{
+	char buf[600], me[300], want[600];
+
+	(void)state;
+	by_me(me, sizeof(me));
+	assert_int_equal(setenv("SUDO_USER", "admin1", 1), 0);
+	lp_user_caller(buf, sizeof(buf));
+	snprintf(want, sizeof(want), "%s sudo_user=admin1", me);
+	assert_string_equal(buf, want);
+	assert_int_equal(unsetenv("SUDO_USER"), 0);
+	lp_user_caller(buf, sizeof(buf));
+	assert_string_equal(buf, me);
+}
+
+static void
+test_user_caller_drops_a_sudo_user_that_could_forge_a_field(void **state)
+{
+	char buf[600], me[300];
+
+	(void)state;
+	by_me(me, sizeof(me));
+	assert_int_equal(setenv("SUDO_USER", "mallory action=removed", 1), 0);
+	lp_user_caller(buf, sizeof(buf));
+	assert_string_equal(buf, me);
+	assert_int_equal(setenv("SUDO_USER", "a=b", 1), 0);
+	lp_user_caller(buf, sizeof(buf));
+	assert_string_equal(buf, me);
+	assert_int_equal(unsetenv("SUDO_USER"), 0);
+}
+
 int
 main(void)
 {
@@ -86,6 +133,10 @@ main(void)
 		    test_user_name_check_refuses_control_and_non_ascii),
 		cmocka_unit_test(
 		    test_user_name_check_bounds_length_at_249_bytes),
+		cmocka_unit_test(
+		    test_user_caller_names_the_real_user_and_a_valid_sudo_user),
+		cmocka_unit_test(
+		    test_user_caller_drops_a_sudo_user_that_could_forge_a_field),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
