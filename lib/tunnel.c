@@ -10,7 +10,9 @@
  * Beside each record NODE the directory holds .NODE.lock (the lock,
  * never removed: removing a lock file races with its next taker) and,
  * for an instant, .NODE.tmp.  Node names never start with '.', so these
- * names never collide with a record.
+ * names never collide with a record.  NODE.down, the time the node's
+ * last tunnel closed, is written the same way through .NODE.down.tmp; a
+ * node name holds no '.', so it never collides either.
  */
 #include "config.h"
 
@@ -365,6 +367,115 @@ lp_tunnel_rec_remove(const char *dir, const char *node, pid_t pid)
 		goto out;
 	}
 	r = lp_file_remove(dirfd, node);
+out:
+	lp_lock_release(lockfd);
+	if (dirfd != -1)
+		(void)close(dirfd);
+	return r;
+}
+
+/* ------------------------------------------------------- down markers */
+
+#define DOWN_VERSION	"lp-tunnel-down 1"
+#define DOWN_SUFFIX	".down"
+/* "." + name + ".down.tmp" + NUL */
+#define DOWN_NAME_SIZE	(1 + LP_NODE_NAME_MAX + 9 + 1)
+#define DOWN_TEXT_MAX	128
+
+static int
+down_name(char *buf, size_t size, const char *node)
+{
+	int n;
+
+	n = snprintf(buf, size, "%s" DOWN_SUFFIX, node);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int
+lp_tunnel_down_write(const char *dir, const char *node, int64_t since)
+{
+	char text[DOWN_TEXT_MAX], name[DOWN_NAME_SIZE], tmpname[DOWN_NAME_SIZE];
+	int dirfd = -1, lockfd = -1, n, r = -EINVAL;
+
+	if (dir == NULL || node == NULL || since < 0)
+		goto out;
+	if (lp_index_node_name_check(node,
+	    strnlen(node, LP_NODE_NAME_MAX + 1)) != 0)
+		goto out;
+	n = snprintf(text, sizeof(text), DOWN_VERSION "\nnode %s\nsince %jd\n"
+	    REC_END "\n", node, (intmax_t)since);
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		r = -ENOBUFS;
+		goto out;
+	}
+	if ((r = down_name(name, sizeof(name), node)) != 0 ||
+	    (r = lp_file_dotname(tmpname, sizeof(tmpname), node,
+	    DOWN_SUFFIX ".tmp")) != 0)
+		goto out;
+	if ((r = make_dirs(dir)) != 0)
+		goto out;
+	if ((r = open_dir(dir, node, &dirfd, &lockfd)) != 0)
+		goto out;
+	r = lp_file_replace(dirfd, name, tmpname, text, (size_t)n,
+	    REC_FILE_MODE);
+out:
+	lp_lock_release(lockfd);
+	if (dirfd != -1)
+		(void)close(dirfd);
+	return r;
+}
+
+int
+lp_tunnel_down_read(const char *dir, const char *node, int64_t *ret_since)
+{
+	char name[DOWN_NAME_SIZE], *buf = NULL;
+	const char *val;
+	struct lp_rec c;
+	uint64_t since;
+	size_t len = 0, vlen;
+	int dirfd = -1, r = -EINVAL;
+
+	if (ret_since == NULL)
+		goto out;
+	if ((r = open_dir(dir, node, &dirfd, NULL)) != 0)
+		goto out;
+	if ((r = down_name(name, sizeof(name), node)) != 0)
+		goto out;
+	if ((r = lp_read_secret(dirfd, name, 0, 022, DOWN_TEXT_MAX, &buf,
+	    &len)) != 0)
+		goto out;
+	r = -EBADMSG;
+	if (lp_rec_init(&c, buf, len) != 0 ||
+	    lp_rec_take_fixed(&c, DOWN_VERSION) != 0 ||
+	    lp_rec_take_line(&c, "node", &val, &vlen) != 0 ||
+	    vlen != strlen(node) || memcmp(val, node, vlen) != 0 ||
+	    lp_rec_take_u64(&c, "since", 0, INT64_MAX, &since) != 0 ||
+	    !lp_rec_at_end(&c, REC_END))
+		goto out;
+
+	*ret_since = (int64_t)since;
+	r = 0;
+out:
+	if (buf != NULL)
+		lp_freezero(buf, len + 1);
+	if (dirfd != -1)
+		(void)close(dirfd);
+	return r;
+}
+
+int
+lp_tunnel_down_remove(const char *dir, const char *node)
+{
+	char name[DOWN_NAME_SIZE];
+	int dirfd = -1, lockfd = -1, r;
+
+	if ((r = open_dir(dir, node, &dirfd, &lockfd)) != 0)
+		goto out;
+	if ((r = down_name(name, sizeof(name), node)) != 0)
+		goto out;
+	r = lp_file_remove(dirfd, name);
 out:
 	lp_lock_release(lockfd);
 	if (dirfd != -1)

@@ -63,4 +63,28 @@ int	lp_tunnel_rec_read(const char *dir, const char *node,
  */
 int	lp_tunnel_rec_remove(const char *dir, const char *node, pid_t pid);
 
+/*
+ * When a tunnel's session closes, pam_lp_tunnel leaves dir/NODE.down
+ * (a node name holds no '.', so the two never meet), so that lp-hop and
+ * lp-nodes can tell since when a node is unreachable:
+ *	lp-tunnel-down 1
+ *	node NAME
+ *	since N			(epoch seconds)
+ *	end
+ * Written atomically like a record, creating dir when it is missing;
+ * the next tunnel of the node removes it when its record is written.
+ * Returns 0 or a negative errno.
+ */
+int	lp_tunnel_down_write(const char *dir, const char *node, int64_t since);
+
+/*
+ * Reads dir/NODE.down with the same checks as a record.  Returns 0 and
+ * sets *ret_since, -ENOENT, -EBADMSG or another negative errno.
+ */
+int	lp_tunnel_down_read(const char *dir, const char *node,
+	    int64_t *ret_since);
+
+/* Removes dir/NODE.down.  Returns 0, -ENOENT or another negative errno. */
+int	lp_tunnel_down_remove(const char *dir, const char *node);
+
 #endif /* LP_TUNNEL_H */

@@ -855,6 +855,110 @@ test_tunnel_remove_refuses_hostile_name_or_pid(void **state)
 	assert_int_equal(lp_tunnel_rec_remove(fx->run, "gpu01", 4242), 0);
 }
 
+/* ------------------------------------------------------- down markers */
+
+static void
+test_tunnel_down_write_then_read_gives_the_time(void **state)
+{
+	struct fx *fx = *state;
+	int64_t since = 0;
+	int dirfd;
+
+	assert_int_equal(lp_tunnel_down_write(fx->run, "gpu01", 1700000123),
+	    0);
+	assert_int_equal(lp_tunnel_down_read(fx->run, "gpu01", &since), 0);
+	assert_true(since == 1700000123);
+	dirfd = open(fx->run, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dirfd != -1);
+	assert_true(exists(dirfd, "gpu01.down"));
+	assert_false(exists(dirfd, ".gpu01.down.tmp"));
+	assert_false(exists(dirfd, "gpu01"));
+	(void)close(dirfd);
+}
+
+static void
+test_tunnel_down_marker_is_not_a_tunnel_record(void **state)
+{
+	struct fx *fx = *state;
+	struct lp_tunnel_rec rec;
+
+	assert_int_equal(lp_tunnel_down_write(fx->run, "gpu01", 1700000123),
+	    0);
+	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &rec), -ENOENT);
+}
+
+static void
+test_tunnel_down_read_reports_missing_marker(void **state)
+{
+	struct fx *fx = *state;
+	int64_t since = 42;
+
+	make_run(fx);
+	assert_int_equal(lp_tunnel_down_read(fx->run, "gpu01", &since),
+	    -ENOENT);
+	assert_true(since == 42);
+}
+
+static void
+test_tunnel_down_read_refuses_damaged_or_foreign_marker(void **state)
+{
+	static const char *bad[] = {
+		"",
+		"lp-tunnel-down 1\nnode gpu01\nsince 17\nend",
+		"lp-tunnel-down 1\nnode gpu02\nsince 17\nend\n",
+		"lp-tunnel-down 2\nnode gpu01\nsince 17\nend\n",
+		"lp-tunnel-down 1\nnode gpu01\nsince -17\nend\n",
+		"lp-tunnel-down 1\nnode gpu01\nsince 017\nend\n",
+		"lp-tunnel-down 1\nnode gpu01\nsince 17\nend\nx",
+		GOOD_TEXT,
+	};
+	struct fx *fx = *state;
+	int64_t since = 42;
+	size_t i;
+
+	make_run(fx);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put_text(fx->dirfd, "gpu01.down", bad[i], 0644);
+		if (lp_tunnel_down_read(fx->run, "gpu01", &since) != -EBADMSG)
+			fail_msg("accepted: \"%s\"", bad[i]);
+	}
+	assert_true(since == 42);
+	put_text(fx->dirfd, "gpu01.down", "lp-tunnel-down 1\nnode gpu01\n"
+	    "since 17\nend\n", 0666);
+	assert_int_equal(lp_tunnel_down_read(fx->run, "gpu01", &since),
+	    -EPERM);
+}
+
+static void
+test_tunnel_down_remove_deletes_only_the_marker(void **state)
+{
+	struct fx *fx = *state;
+	struct lp_tunnel_rec rec, got;
+
+	make_rec(&rec, "gpu01", 1);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_down_write(fx->run, "gpu01", 17), 0);
+	assert_int_equal(lp_tunnel_down_remove(fx->run, "gpu01"), 0);
+	assert_int_equal(lp_tunnel_down_remove(fx->run, "gpu01"), -ENOENT);
+	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &got), 0);
+	assert_rec_equal(&rec, &got);
+}
+
+static void
+test_tunnel_down_refuses_hostile_names_and_times(void **state)
+{
+	struct fx *fx = *state;
+	int64_t since;
+
+	assert_int_equal(lp_tunnel_down_write(fx->run, "../gpu01", 17),
+	    -EINVAL);
+	assert_int_equal(lp_tunnel_down_write(fx->run, "gpu01", -1), -EINVAL);
+	assert_int_equal(lp_tunnel_down_write(NULL, "gpu01", 17), -EINVAL);
+	assert_int_equal(lp_tunnel_down_read(fx->run, "a/b", &since),
+	    -EINVAL);
+	assert_int_equal(lp_tunnel_down_remove(fx->run, ".gpu01"), -EINVAL);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -891,6 +995,12 @@ main(void)
 		T(test_tunnel_remove_by_another_pid_keeps_the_newer_record),
 		T(test_tunnel_remove_leaves_damaged_or_foreign_record),
 		T(test_tunnel_remove_refuses_hostile_name_or_pid),
+		T(test_tunnel_down_write_then_read_gives_the_time),
+		T(test_tunnel_down_marker_is_not_a_tunnel_record),
+		T(test_tunnel_down_read_reports_missing_marker),
+		T(test_tunnel_down_read_refuses_damaged_or_foreign_marker),
+		T(test_tunnel_down_remove_deletes_only_the_marker),
+		T(test_tunnel_down_refuses_hostile_names_and_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
