@@ -21,45 +21,15 @@ static const unsigned char dummy_secret[LP_TOTP_SECRET_LEN] = {
 };
 
 /*
- * Does what an attempt with a wrong code costs: a TOTP verification when
- * input looks like a code, LP_RECOVERY_MAX hashes when it looks like a
- * recovery code, nothing else otherwise.  The results are thrown away.
- *
- * XXX: a failure of an enrolled user also writes the state (one fsync,
- * under a millisecond here), which this does not imitate because the
- * store offers no write that changes nothing.  Network jitter and PAM's
- * fail delay hide it; a dummy write would end it.
+ * The dummy enrolment's recovery hashes: a yescrypt hash, at the cost
+ * lib/recovery.c uses, of a code that appears nowhere.
  */
-static void
-do_dummy_work(const struct lp_totp_cfg *cfg, const char *input, time_t now)
-{
-	static const struct lp_totp_state empty;
-	char code[LP_TOTP_CODE_MAX + 1];
-	char rcode[LP_RECOVERY_LEN + 1];
-	uint64_t step;
-	size_t idx;
+static const char dummy_hash[] =
+    "$y$j7T$36FrMYg8KFBlIYg4nY0Jz0$"
+    "GR.mt8xufeXs06pWnFw2iPU0/c5E3zOqUD84YDfCFo5";
 
-	if (cfg == NULL || input == NULL)
-		return;
-	if (lp_totp_code_parse(input, cfg->digits, code) == 0)
-		(void)lp_totp_verify(dummy_secret, sizeof(dummy_secret), cfg,
-		    now, code, &step);
-	else if (lp_recovery_parse(input, rcode) == 0)
-		(void)lp_recovery_match(&empty, rcode, &idx);
-	lp_wipe_array(code);
-	lp_wipe_array(rcode);
-}
-
-void
-lp_auth_dummy(const struct lp_totp_cfg *cfg, const char *input, time_t now,
-    struct lp_auth_outcome *ret)
-{
-	do_dummy_work(cfg, input, now);
-	if (ret != NULL) {
-		memset(ret, 0, sizeof(*ret));
-		ret->result = LP_AUTH_NOT_ENROLLED;
-	}
-}
+/* A fixed enrolment time, so that the dummy file never changes. */
+#define DUMMY_ENROLLED	((int64_t)1700000000)
 
 const char *
 lp_auth_reason(enum lp_auth_result result)
@@ -169,11 +139,15 @@ record(struct lp_store_lock *lk, const struct lp_totp_cfg *cfg,
 		st->last_success = now;
 	}
 
+	/*
+	 * What was not stored did not happen: a success not written could
+	 * be replayed, a failure not counted would never lock the account.
+	 * Either way the attempt is refused as a state error, which the
+	 * caller logs with the reason.
+	 */
 	if ((r = lp_store_write(lk, st)) != 0) {
 		out->error = r;
-		if (out->result == LP_AUTH_OK ||
-		    out->result == LP_AUTH_RECOVERY_OK)
-			out->result = LP_AUTH_BAD_STATE;
+		out->result = LP_AUTH_BAD_STATE;
 	}
 	out->failures = st->failures;
 	out->recovery_left = st->nrecovery;
@@ -188,6 +162,70 @@ check_args(const struct lp_totp_cfg *cfg)
 	return 0;
 }
 
+/* Fills st with the dummy enrolment, shaped as enrolment shapes one. */
+static void
+make_dummy(struct lp_totp_state *st)
+{
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	memcpy(st->secret, dummy_secret, sizeof(dummy_secret));
+	st->secret_len = sizeof(dummy_secret);
+	st->enrolled = DUMMY_ENROLLED;
+	for (i = 0; i < LP_RECOVERY_COUNT; i++)
+		memcpy(st->recovery[i], dummy_hash, sizeof(dummy_hash));
+	st->nrecovery = LP_RECOVERY_COUNT;
+}
+
+/*
+ * The refusal of an unknown or unenrolled user (reread set), or of a
+ * locked one (reread clear, since the user's own state was read): what an
+ * enrolled user's wrong code costs, on the dummy enrolment.  Under the
+ * dummy's lock it reads the dummy file, judges input against the dummy
+ * state and stores that state, which writes and fsyncs the same bytes
+ * every time.  The judgement is thrown away, so even the dummy's right
+ * code is refused, and so are failures to read or store, which change
+ * nothing but the cost.  The caller holds at most a user's lock; the
+ * dummy's is always taken last, so two attempts never wait on each
+ * other in a circle.
+ *
+ * XXX: every such refusal takes the one dummy lock, so attempts by many
+ * unknown names at once queue where those by as many enrolled names
+ * would not.  sshd's MaxStartups bounds the queue; one dummy per hash
+ * bucket of the name would end it, should parallel probing matter.
+ */
+static void
+refuse_on_dummy(struct lp_store *store, const struct lp_totp_cfg *cfg,
+    const char *input, time_t now, int reread)
+{
+	struct lp_totp_state st, seen;
+	struct lp_store_lock *lk = NULL;
+	uint64_t step;
+	size_t slot;
+	int error = 0;
+
+	/* The dummy protects nothing: st is not wiped. */
+	make_dummy(&st);
+	if (lp_store_lock(store, LP_AUTH_DUMMY_USER, &lk) != 0)
+		lk = NULL;
+	if (lk != NULL && reread) {
+		(void)lp_store_read(lk, &seen);
+		lp_wipe_obj(&seen);
+	}
+	(void)judge(cfg, &st, input, now, &slot, &step, &error);
+	if (lk != NULL)
+		(void)lp_store_write(lk, &st);
+	lp_store_unlock(lk);
+}
+
+/* A name that cannot have a state of its own. */
+static int
+has_no_state(const char *user)
+{
+	return user == NULL || lp_user_name_check(user) != 0 ||
+	    strcmp(user, LP_AUTH_DUMMY_USER) == 0;
+}
+
 int
 lp_auth_attempt(struct lp_store *store, const struct lp_totp_cfg *cfg,
     const char *user, const char *input, time_t now,
@@ -200,20 +238,21 @@ lp_auth_attempt(struct lp_store *store, const struct lp_totp_cfg *cfg,
 	size_t slot = 0;
 	int r;
 
-	if (store == NULL || cfg == NULL || user == NULL || input == NULL ||
-	    ret == NULL || check_args(cfg) != 0)
+	if (store == NULL || cfg == NULL || input == NULL || ret == NULL ||
+	    check_args(cfg) != 0)
 		return -EINVAL;
 	memset(&st, 0, sizeof(st));
 	memset(&out, 0, sizeof(out));
+	out.result = LP_AUTH_NOT_ENROLLED;
 
-	if (lp_user_name_check(user) != 0) {
-		lp_auth_dummy(cfg, input, now, &out);
+	if (has_no_state(user)) {
+		refuse_on_dummy(store, cfg, input, now, 1);
 		goto out;
 	}
 	/* A name too long for the store cannot have been enrolled. */
 	if ((r = lp_store_lock(store, user, &lk)) != 0) {
 		if (r == -ENAMETOOLONG)
-			lp_auth_dummy(cfg, input, now, &out);
+			refuse_on_dummy(store, cfg, input, now, 1);
 		else {
 			out.result = LP_AUTH_BAD_STATE;
 			out.error = r;
@@ -222,7 +261,7 @@ lp_auth_attempt(struct lp_store *store, const struct lp_totp_cfg *cfg,
 	}
 	if ((r = lp_store_read(lk, &st)) != 0) {
 		if (r == -ENOENT)
-			lp_auth_dummy(cfg, input, now, &out);
+			refuse_on_dummy(store, cfg, input, now, 1);
 		else {
 			out.result = LP_AUTH_BAD_STATE;
 			out.error = r;
@@ -232,7 +271,7 @@ lp_auth_attempt(struct lp_store *store, const struct lp_totp_cfg *cfg,
 
 	/* Failures while locked neither count nor extend the lock. */
 	if (st.locked_until > (int64_t)now) {
-		do_dummy_work(cfg, input, now);
+		refuse_on_dummy(store, cfg, input, now, 0);
 		out.result = LP_AUTH_LOCKED;
 		out.failures = st.failures;
 		out.recovery_left = st.nrecovery;

@@ -32,28 +32,33 @@ struct lp_auth_outcome {
 };
 
 /*
+ * The user name of the dummy enrolment: its state file in the state
+ * directory is what refusals of unknown, unenrolled and locked users
+ * read and rewrite, so that they cost what an enrolled user's wrong code
+ * costs.  The ".invalid" domain (RFC 2606) keeps it from naming a real
+ * account; an account that did bear it is refused as unenrolled, and
+ * enrolment tools must refuse it.
+ */
+#define LP_AUTH_DUMMY_USER	"lp-dummy.invalid"
+
+/*
  * Runs one attempt by user with input (what the person typed).  Under the
  * user's lock it reads the state, refuses a locked account, checks input
  * as a code and, failing that, as a recovery code, then records the
  * result: a success sets the last step and clears the failures, a failure
  * counts and may start a lockout.  A state that cannot be written after a
  * success turns the success into BAD_STATE, since replay protection would
- * be lost.  An unknown or unenrolled user does the same work on a dummy
- * secret.  Always fills *ret and returns 0 once a decision is made; a
- * negative errno only for invalid arguments.  Logs nothing; wipes the
- * state it read.
+ * be lost.  user NULL stands for a name with no account.  An unknown or
+ * unenrolled user (NOT_ENROLLED) and a locked one (LOCKED) are refused
+ * with the same work on the dummy enrolment (LP_AUTH_DUMMY_USER): its
+ * file is read, the input judged and the unchanged state written back,
+ * fsync included.  Always fills *ret and returns 0 once a decision is
+ * made; a negative errno only for invalid arguments.  Logs nothing; wipes
+ * the state it read.
  */
 int	lp_auth_attempt(struct lp_store *store, const struct lp_totp_cfg *cfg,
 	    const char *user, const char *input, time_t now,
 	    struct lp_auth_outcome *ret);
-
-/*
- * Does the work of an attempt for a user that is known not to exist,
- * without touching the store, and sets ret->result to
- * LP_AUTH_NOT_ENROLLED.
- */
-void	lp_auth_dummy(const struct lp_totp_cfg *cfg, const char *input,
-	    time_t now, struct lp_auth_outcome *ret);
 
 /* The fixed log word of a result: ok, bad_code, replayed_code, ... */
 const char *lp_auth_reason(enum lp_auth_result result);

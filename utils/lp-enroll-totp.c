@@ -35,8 +35,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libaudit.h>
 #include <qrencode.h>
 
+#include "audit.h"
+#include "auth.h"
 #include "cfg.h"
 #include "diag.h"
 #include "lp_util.h"
@@ -265,6 +268,11 @@ check_user(const char *user, uid_t *ret_uid)
 		warnx("%s: invalid user name", shown(name, sizeof(name), user));
 		return -1;
 	}
+	/* pam_lp_totp refuses unknown users with work on this name. */
+	if (strcmp(user, LP_AUTH_DUMMY_USER) == 0) {
+		warnx("%s: reserved for pam_lp_totp's own use", user);
+		return -1;
+	}
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
 		if (errno != 0 && errno != ENOENT && errno != ESRCH)
@@ -328,7 +336,44 @@ warn_system_account(const char *user, uid_t uid)
 		    (unsigned)min);
 }
 
-/* Logs a change of user's enrolment and who made it (lp_user_caller()). */
+/* The reason= word of a failed change, by mode; NULL: changes nothing. */
+static const char *const mode_change[] = {
+	[MODE_ENROL] = "enrolled",
+	[MODE_REMOVE] = "removed",
+	[MODE_NEW_CODES] = "new_recovery_codes",
+	[MODE_STATUS] = NULL,
+	[MODE_UNLOCK] = "unlocked",
+};
+
+/* Set once a change is made, so that a later failure is not its. */
+static bool change_made;
+
+/*
+ * Writes the USER_MGMT record of a change, or of a change that failed.
+ * The kernel adds who ran the program (auid, uid); the terminal is the
+ * administrator's.  A record that cannot be written is said on stderr:
+ * the change itself stands.
+ */
+static void
+audit_change(const char *user, const char *reason, bool success)
+{
+	struct lp_audit_rec rec;
+	int r;
+
+	lp_audit_rec_init(&rec, AUDIT_USER_MGMT, "lp-enroll-totp");
+	rec.acct = user;
+	rec.reason = reason;
+	rec.success = success;
+	r = lp_audit_write_admin(&rec);
+	if (r < 0)
+		warnx("%s: cannot write the audit record: %s", user,
+		    strerror(-r));
+}
+
+/*
+ * Logs a change of user's enrolment and who made it (lp_user_caller()),
+ * and writes its audit record.
+ */
 static void
 log_change(const char *user, const char *action, const char *extra)
 {
@@ -336,6 +381,8 @@ log_change(const char *user, const char *action, const char *extra)
 
 	lp_user_caller(who, sizeof(who));
 	syslog(LOG_NOTICE, "action=%s user=%s %s%s", action, user, who, extra);
+	change_made = true;
+	audit_change(user, action, true);
 }
 
 /*
@@ -1125,11 +1172,13 @@ static int
 run(const struct opts *o)
 {
 	struct lp_store *store = NULL;
+	bool known = false;
 	uid_t uid;
 	int r = -EINVAL;
 
 	if (check_user(o->user, &uid) < 0)
 		goto out;
+	known = true;
 	if (o->mode == MODE_ENROL)
 		warn_system_account(o->user, uid);
 
@@ -1167,6 +1216,9 @@ run(const struct opts *o)
 		break;
 	}
 out:
+	/* A refused or failed change of an account that exists. */
+	if (r < 0 && known && !change_made && mode_change[o->mode] != NULL)
+		audit_change(o->user, mode_change[o->mode], false);
 	lp_store_free(store);
 	return r;
 }

@@ -26,6 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libaudit.h>
+
+#include "audit.h"
 #include "cfg.h"
 #include "diag.h"
 #include "index.h"
@@ -168,6 +171,26 @@ write_error(int r)
 	}
 }
 
+/*
+ * Writes the USYS_CONFIG record of a compile.  The kernel adds who ran
+ * the program (auid, uid); the terminal is the administrator's.  A
+ * record that cannot be written is said on stderr: the index stands.
+ */
+static void
+audit_compile(const char *reason, int64_t nodes, bool success)
+{
+	struct lp_audit_rec rec;
+	int r;
+
+	lp_audit_rec_init(&rec, AUDIT_USYS_CONFIG, "lp-nodes");
+	rec.reason = reason;
+	rec.nodes = nodes;
+	rec.success = success;
+	r = lp_audit_write_admin(&rec);
+	if (r < 0)
+		warnx("cannot write the audit record: %s", strerror(-r));
+}
+
 static int
 cmd_compile(const struct opts *o)
 {
@@ -179,14 +202,17 @@ cmd_compile(const struct opts *o)
 	shown(idx, sizeof(idx), o->index);
 	if (load_policy(o->config, &cfg) != 0) {
 		warnx("%s: left as it was", idx);
+		audit_compile("invalid_policy", -1, false);
 		goto out;
 	}
 	r = lp_index_write(cfg, o->index);
 	if (r != 0) {
 		warnx("%s: cannot write the index: %s; left as it was", idx,
 		    write_error(r));
+		audit_compile("write_failed", (int64_t)cfg->nnodes, false);
 		goto out;
 	}
+	audit_compile("compiled", (int64_t)cfg->nnodes, true);
 	enabled = count_enabled(cfg);
 	openlog("lp-nodes", LOG_PID, LOG_AUTHPRIV);
 	lp_user_caller(by, sizeof(by));

@@ -6,6 +6,9 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -20,7 +23,10 @@
 #include <security/pam_modules.h>
 #include <security/pam_modutil.h>
 
+#include <libaudit.h>
+
 #include "../common/lp_pam.h"
+#include "audit.h"
 #include "auth.h"
 #include "cfg.h"
 #include "lp_util.h"
@@ -130,6 +136,69 @@ log_decision(pam_handle_t *pamh, const struct lp_who *w,
 	else
 		lp_pam_log(pamh, prio, w, lp_auth_reason(o->result),
 		    " failures=%u", o->failures);
+}
+
+/* An address as the kernel's records hold one, not a host name. */
+static bool
+is_numeric_addr(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	    inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/*
+ * Writes one record of this module.  The remote fields come from the
+ * client; should they be unfit for a record, the record is written
+ * without them rather than not at all.  A failure is logged and changes
+ * no decision.
+ */
+static void
+write_record(pam_handle_t *pamh, struct lp_audit_rec *rec)
+{
+	const char *rhost = lp_pam_item(pamh, PAM_RHOST);
+	int r;
+
+	rec->hostname = rhost;
+	rec->addr = is_numeric_addr(rhost) ? rhost : NULL;
+	rec->terminal = lp_pam_item(pamh, PAM_TTY);
+	r = lp_audit_write(rec);
+	if (r == -EINVAL) {
+		pam_syslog(pamh, LOG_WARNING, "rhost or tty unfit for an "
+		    "audit record, written as \"?\", continuing");
+		rec->hostname = rec->addr = rec->terminal = NULL;
+		r = lp_audit_write(rec);
+	}
+	if (r < 0)
+		pam_syslog(pamh, LOG_ERR, "cannot write the audit record of "
+		    "this decision: %s", strerror(-r));
+}
+
+/*
+ * One USER_AUTH record per decision on a code, and ANOM_LOGIN_FAILURES
+ * when this failure locked the account.  acct is the account's name, or
+ * what was typed when no account has it and the audit option asks for
+ * such names; else there is no acct field.
+ */
+static void
+audit_decision(pam_handle_t *pamh, const char *acct, const char *reason,
+    bool success, bool locked_now)
+{
+	struct lp_audit_rec rec;
+
+	lp_audit_rec_init(&rec, AUDIT_USER_AUTH, "lp-totp");
+	rec.acct = acct;
+	rec.reason = reason;
+	rec.success = success;
+	write_record(pamh, &rec);
+	if (!locked_now)
+		return;
+
+	lp_audit_rec_init(&rec, AUDIT_ANOM_LOGIN_FAILURES, "lp-totp");
+	rec.acct = acct;
+	rec.reason = "locked";
+	write_record(pamh, &rec);
 }
 
 /* Tells the person what happened, without saying how long a lock lasts. */
@@ -264,7 +333,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct lp_cfg *cfg = NULL;
 	struct lp_store *store = NULL;
 	struct lp_who who;
-	const char *user = NULL, *name;
+	const char *user = NULL, *name, *acct;
 	char *resp = NULL;
 	int r = PAM_SERVICE_ERR;
 
@@ -281,6 +350,11 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	/* A name that does not resolve is logged only with audit. */
 	lp_pam_who(pamh, name != NULL ? name : user, name != NULL || args.audit,
 	    &who);
+	/* Bounded so that, even hex-encoded, it fits in a record. */
+	acct = name;
+	if (acct == NULL && args.audit &&
+	    strnlen(user, LP_USER_NAME_MAX + 1) <= LP_USER_NAME_MAX)
+		acct = user;
 
 	r = open_policy(pamh, &args, &cfg, &store);
 	if (r != PAM_SUCCESS)
@@ -294,21 +368,21 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	r = ask_code(pamh, args.prompt, &resp);
 	if (r != PAM_SUCCESS) {
 		lp_pam_log(pamh, LOG_NOTICE, &who, "no_answer", "%s", "");
+		audit_decision(pamh, acct, "no_answer", false, false);
 		goto out;
 	}
-	if (name != NULL) {
-		r = lp_auth_attempt(store, &cfg->totp, name, resp, time(NULL),
-		    &out);
-		if (r != 0) {
-			memset(&out, 0, sizeof(out));
-			out.result = LP_AUTH_BAD_STATE;
-			out.error = r;
-		}
-	} else
-		lp_auth_dummy(&cfg->totp, resp, time(NULL), &out);
+	/* An unknown name (NULL) is refused by the same work. */
+	r = lp_auth_attempt(store, &cfg->totp, name, resp, time(NULL), &out);
+	if (r != 0) {
+		memset(&out, 0, sizeof(out));
+		out.result = LP_AUTH_BAD_STATE;
+		out.error = r;
+	}
 	log_decision(pamh, &who, &out);
-	tell_person(pamh, &out);
 	r = lp_pam_code(&out);
+	audit_decision(pamh, acct, lp_auth_reason(out.result),
+	    r == PAM_SUCCESS, out.locked_now != 0);
+	tell_person(pamh, &out);
 out:
 	lp_freezero_str(resp);
 	lp_store_free(store);

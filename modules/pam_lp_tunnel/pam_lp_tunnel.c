@@ -17,6 +17,9 @@
 
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -33,7 +36,10 @@
 #include <security/pam_modules.h>
 #include <security/pam_modutil.h>
 
+#include <libaudit.h>
+
 #include "../common/lp_pam.h"
+#include "audit.h"
 #include "authinfo.h"
 #include "index.h"
 #include "lp_util.h"
@@ -50,6 +56,13 @@ struct lp_args {
 	const char	*index;
 	const char	*run_dir;
 	bool		 debug;
+};
+
+/* What the close of a session needs to know of its open. */
+struct lp_session {
+	char			 node[LP_NODE_NAME_MAX + 1];
+	unsigned		 port;
+	struct timespec		 start;	/* CLOCK_MONOTONIC */
 };
 
 /* What the checks found out about the key of a login. */
@@ -244,10 +257,11 @@ check_tunnel_key(pam_handle_t *pamh, struct lp_index *idx,
 	r = find_key_node(pamh, idx, f);
 	if (r == 0 && f->node.enabled)
 		return PAM_SUCCESS;
-	if (r == 0)
-		lp_pam_log(pamh, LOG_NOTICE, w, "node_disabled", " node=%s",
+	if (r == 0) {
+		f->reason = "node_disabled";
+		lp_pam_log(pamh, LOG_NOTICE, w, f->reason, " node=%s",
 		    f->node.name);
-	else if (r == -ENOENT)
+	} else if (r == -ENOENT)
 		lp_pam_log(pamh, LOG_NOTICE, w, "unknown_key", " key_type=%s",
 		    key_type(f, type, sizeof(type)));
 	else
@@ -313,6 +327,53 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 out:
 	lp_index_close(idx);
 	return r;
+}
+
+/* An address as the kernel's records hold one, not a host name. */
+static bool
+is_numeric_addr(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	    inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/*
+ * Writes one USER_START or USER_END record of a tunnel: node and port
+ * when known, the node's address as sshd saw it.  Should the remote
+ * fields be unfit for a record, it is written without them rather than
+ * not at all.  A failure is logged and changes no decision.
+ */
+static void
+audit_tunnel(pam_handle_t *pamh, int type, const char *user,
+    const char *node, unsigned port, const char *reason, bool success,
+    int64_t duration_ms)
+{
+	const char *rhost = lp_pam_item(pamh, PAM_RHOST);
+	struct lp_audit_rec rec;
+	int r;
+
+	lp_audit_rec_init(&rec, type, "lp-tunnel");
+	rec.acct = user;
+	rec.node = node;
+	rec.port = port;
+	rec.reason = reason;
+	rec.duration_ms = duration_ms;
+	rec.success = success;
+	rec.hostname = rhost;
+	rec.addr = is_numeric_addr(rhost) ? rhost : NULL;
+	rec.terminal = lp_pam_item(pamh, PAM_TTY);
+	r = lp_audit_write(&rec);
+	if (r == -EINVAL) {
+		pam_syslog(pamh, LOG_WARNING, "rhost or tty unfit for an "
+		    "audit record, written as \"?\", continuing");
+		rec.hostname = rec.addr = rec.terminal = NULL;
+		r = lp_audit_write(&rec);
+	}
+	if (r < 0)
+		pam_syslog(pamh, LOG_ERR, "cannot write the audit record of "
+		    "this tunnel: %s", strerror(-r));
 }
 
 /*
@@ -384,7 +445,7 @@ peer_fits(const char *rhost)
 }
 
 static void
-free_node_data(pam_handle_t *pamh, void *data, int error_status)
+free_session_data(pam_handle_t *pamh, void *data, int error_status)
 {
 	(void)pamh;
 	(void)error_status;
@@ -400,8 +461,8 @@ record_tunnel(pam_handle_t *pamh, const struct lp_args *a,
     const struct lp_index_node *node)
 {
 	struct lp_tunnel_rec rec;
+	struct lp_session *sess;
 	const char *rhost = lp_pam_item(pamh, PAM_RHOST);
-	char *name;
 	int r;
 
 	memset(&rec, 0, sizeof(rec));
@@ -413,17 +474,64 @@ record_tunnel(pam_handle_t *pamh, const struct lp_args *a,
 	rec.pid = getpid();
 	rec.since = (int64_t)time(NULL);
 
-	if ((name = strdup(node->name)) == NULL)
+	if ((sess = calloc(1, sizeof(*sess))) == NULL)
 		return -ENOMEM;
-	if (pam_set_data(pamh, LP_DATA_NODE, name, free_node_data) !=
+	memcpy(sess->node, node->name, sizeof(sess->node));
+	sess->port = node->port;
+	(void)clock_gettime(CLOCK_MONOTONIC, &sess->start);
+	if (pam_set_data(pamh, LP_DATA_NODE, sess, free_session_data) !=
 	    PAM_SUCCESS) {
-		free(name);
+		free(sess);
 		return -ENOMEM;
 	}
 	r = lp_tunnel_rec_write(a->run_dir, &rec);
 	if (r != 0)
 		(void)pam_set_data(pamh, LP_DATA_NODE, NULL, NULL);
 	return r;
+}
+
+/*
+ * Opens the tunnel's session: checks its key, its terminal and that the
+ * node holds no other tunnel, then writes its record.  Returns the PAM
+ * code, with f->node filled when the key is a node's and f->reason set
+ * on a refusal.
+ */
+static int
+open_tunnel(pam_handle_t *pamh, const struct lp_args *a,
+    struct lp_index *idx, const struct lp_who *w, struct lp_found *f)
+{
+	int r;
+
+	if (check_tunnel_key(pamh, idx, w, f, PAM_SESSION_ERR) != PAM_SUCCESS)
+		return PAM_SESSION_ERR;
+	if (has_terminal(pamh)) {
+		f->reason = "tty_refused";
+		lp_pam_log(pamh, LOG_NOTICE, w, f->reason, " node=%s",
+		    f->node.name);
+		return PAM_SESSION_ERR;
+	}
+	if (is_up(pamh, a, w, &f->node)) {
+		f->reason = "already_up";
+		return PAM_SESSION_ERR;
+	}
+	warn_if_stale(pamh, a);
+	if ((r = record_tunnel(pamh, a, &f->node)) != 0) {
+		f->reason = "record_failed";
+		lp_pam_log(pamh, LOG_ERR, w, f->reason,
+		    " node=%s run_dir=%s error=%s", f->node.name,
+		    a->run_dir, strerror(-r));
+		return r == -ENOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
+	}
+	lp_pam_log(pamh, LOG_INFO, w, "ok", " node=%s port=%u pid=%ld",
+	    f->node.name, f->node.port, (long)getpid());
+
+	/* The node is up again: lp-hop no longer says since when down. */
+	r = lp_tunnel_down_remove(a->run_dir, f->node.name);
+	if (r != 0 && r != -ENOENT)
+		pam_syslog(pamh, LOG_WARNING, "cannot remove the down marker "
+		    "of %s in %s: %s, continuing", f->node.name, a->run_dir,
+		    strerror(-r));
+	return PAM_SUCCESS;
 }
 
 PAM_EXTERN int
@@ -438,6 +546,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 	int r;
 
 	(void)flags;
+	memset(&found, 0, sizeof(found));
 	if (lp_args_parse(pamh, argc, argv, &args) != 0)
 		return PAM_SERVICE_ERR;
 	if ((r = get_user(pamh, &user)) != PAM_SUCCESS)
@@ -452,30 +561,40 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 		goto out;
 	}
 
-	if (check_tunnel_key(pamh, idx, &who, &found, PAM_SESSION_ERR) !=
-	    PAM_SUCCESS)
-		goto out;
-	if (has_terminal(pamh)) {
-		lp_pam_log(pamh, LOG_NOTICE, &who, "tty_refused", " node=%s",
-		    found.node.name);
-		goto out;
-	}
-	if (is_up(pamh, &args, &who, &found.node))
-		goto out;
-	warn_if_stale(pamh, &args);
-	if ((r = record_tunnel(pamh, &args, &found.node)) != 0) {
-		lp_pam_log(pamh, LOG_ERR, &who, "record_failed",
-		    " node=%s run_dir=%s error=%s", found.node.name,
-		    args.run_dir, strerror(-r));
-		r = r == -ENOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
-		goto out;
-	}
-	lp_pam_log(pamh, LOG_INFO, &who, "ok", " node=%s port=%u pid=%ld",
-	    found.node.name, found.node.port, (long)getpid());
-	r = PAM_SUCCESS;
+	r = open_tunnel(pamh, &args, idx, &who, &found);
+	audit_tunnel(pamh, AUDIT_USER_START, user,
+	    found.node.name[0] != '\0' ? found.node.name : NULL,
+	    found.node.port, r == PAM_SUCCESS ? NULL : found.reason,
+	    r == PAM_SUCCESS, -1);
 out:
 	lp_index_close(idx);
 	return r;
+}
+
+/* Milliseconds since start, on the monotonic clock. */
+static int64_t
+ms_since(const struct timespec *start)
+{
+	struct timespec now;
+	int64_t ms;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+		return -1;
+	ms = ((int64_t)now.tv_sec - (int64_t)start->tv_sec) * 1000 +
+	    ((int64_t)now.tv_nsec - (int64_t)start->tv_nsec) / 1000000;
+	return ms >= 0 ? ms : 0;
+}
+
+/* Leaves the node's down marker once its tunnel is gone. */
+static void
+mark_down(pam_handle_t *pamh, const struct lp_args *a, const char *node)
+{
+	int r;
+
+	r = lp_tunnel_down_write(a->run_dir, node, (int64_t)time(NULL));
+	if (r != 0)
+		pam_syslog(pamh, LOG_ERR, "cannot write the down marker of "
+		    "%s in %s: %s", node, a->run_dir, strerror(-r));
 }
 
 PAM_EXTERN int
@@ -484,9 +603,10 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 {
 	struct lp_args args;
 	struct lp_who who;
+	const struct lp_session *sess;
 	const void *data = NULL;
-	const char *user = NULL;
-	int r;
+	const char *user = NULL, *reason = NULL;
+	int r, ret = PAM_SUCCESS;
 
 	(void)flags;
 	if (lp_args_parse(pamh, argc, argv, &args) != 0)
@@ -495,22 +615,30 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 	if (pam_get_data(pamh, LP_DATA_NODE, &data) != PAM_SUCCESS ||
 	    data == NULL)
 		return PAM_IGNORE;
+	sess = data;
 	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL)
 		user = "";
 	fill_who(pamh, user, &who);
 
-	r = lp_tunnel_rec_remove(args.run_dir, data, getpid());
-	if (r == 0 || r == -ENOENT)
+	r = lp_tunnel_rec_remove(args.run_dir, sess->node, getpid());
+	if (r == 0 || r == -ENOENT) {
+		mark_down(pamh, &args, sess->node);
 		lp_pam_log(pamh, LOG_INFO, &who, "closed", " node=%s pid=%ld",
-		    (const char *)data, (long)getpid());
-	else if (r == -ESRCH)
-		lp_pam_log(pamh, LOG_INFO, &who, "replaced",
-		    " node=%s pid=%ld", (const char *)data, (long)getpid());
-	else {
-		lp_pam_log(pamh, LOG_ERR, &who, "record_failed",
-		    " node=%s run_dir=%s error=%s", (const char *)data,
+		    sess->node, (long)getpid());
+	} else if (r == -ESRCH) {
+		/* A newer tunnel of the node holds the record: it is up. */
+		reason = "replaced";
+		lp_pam_log(pamh, LOG_INFO, &who, reason, " node=%s pid=%ld",
+		    sess->node, (long)getpid());
+	} else {
+		reason = "record_failed";
+		lp_pam_log(pamh, LOG_ERR, &who, reason,
+		    " node=%s run_dir=%s error=%s", sess->node,
 		    args.run_dir, strerror(-r));
-		return PAM_SESSION_ERR;
+		ret = PAM_SESSION_ERR;
 	}
-	return PAM_SUCCESS;
+	audit_tunnel(pamh, AUDIT_USER_END, *user != '\0' ? user : NULL,
+	    sess->node, sess->port, reason, ret == PAM_SUCCESS,
+	    ms_since(&sess->start));
+	return ret;
 }

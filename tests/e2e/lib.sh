@@ -691,13 +691,29 @@ lp_e2e_bastion_pam()
 	} | lp_e2e_pam_service
 }
 
+# lp_e2e_shell_dropin FILE: writes to FILE the shipped drop-in
+# etc/sshd_config.d/lp-bastion.conf without the people's forced command,
+# for tests of the login itself, which run a command to show who logged
+# in; tests/e2e/hop.sh runs the drop-in with lp-hop.
+lp_e2e_shell_dropin()
+{
+	lp_e2e__src=$LP_E2E_ETC/sshd_config.d/lp-bastion.conf
+	lp_e2e__fc='	ForceCommand /usr/bin/lp-hop'
+	grep -qx "$lp_e2e__fc" "$lp_e2e__src" || {
+		lp_e2e_diag "no people's ForceCommand in $lp_e2e__src"
+		return 1
+	}
+	grep -vx "$lp_e2e__fc" "$lp_e2e__src" >"$1"
+}
+
 # lp_e2e_bastion_sshd: the private sshd, its settings followed by the
-# shipped drop-in etc/sshd_config.d/lp-bastion.conf.
+# shipped drop-in etc/sshd_config.d/lp-bastion.conf, people's forced
+# command left out (lp_e2e_shell_dropin).
 lp_e2e_bastion_sshd()
 {
 	lp_e2e_sshd_config &&
-	echo "Include $LP_E2E_ETC/sshd_config.d/lp-bastion.conf" \
-	    >>"$LP_E2E_SSHD_CONFIG" &&
+	lp_e2e_shell_dropin "$LP_E2E_WORK/lp-bastion.conf" &&
+	echo "Include $LP_E2E_WORK/lp-bastion.conf" >>"$LP_E2E_SSHD_CONFIG" &&
 	lp_e2e_sshd_start
 }
 

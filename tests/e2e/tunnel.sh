@@ -245,8 +245,9 @@ bastion_dropin()
 	grep -q '^	AuthorizedKeysCommandUser lp-keys$' "$src" &&
 	grep -q '^	AuthorizedKeysCommand /usr/sbin/lp-nodes authorized-keys %u %t %k$' \
 	    "$src" || return 1
+	lp_e2e_shell_dropin "$W/lp-bastion.shell" &&
 	sed -e "s|^	ClientAliveInterval 5\$|	ClientAliveInterval $ALIVE|" \
-	    -e "$AKC_SED" "$src" >"$W/lp-bastion.conf" &&
+	    -e "$AKC_SED" "$W/lp-bastion.shell" >"$W/lp-bastion.conf" &&
 	grep -q "^	AuthorizedKeysCommand $LP_NODES " "$W/lp-bastion.conf" &&
 	grep -q "^	ClientAliveInterval $ALIVE\$" "$W/lp-bastion.conf"
 }

@@ -562,33 +562,18 @@ test_auth_treats_unknown_and_hostile_users_as_not_enrolled(void **state)
 	assert_int_equal(attempt(f, name, f->codes[0], NOW).result,
 	    LP_AUTH_NOT_ENROLLED);
 
-	/* Nothing but lock files was made, and alice's code is unused. */
+	/*
+	 * Nothing but lock files and the dummy was made, and alice's code
+	 * is unused.
+	 */
 	d = opendir(f->dir);
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
+		if (de->d_name[0] != '.' &&
+		    strcmp(de->d_name, LP_AUTH_DUMMY_USER) != 0)
 			assert_string_equal(de->d_name, "alice");
 	(void)closedir(d);
 	assert_int_equal(attempt(f, "alice", code, NOW).result, LP_AUTH_OK);
-}
-
-static void
-test_auth_dummy_says_not_enrolled_whatever_the_input(void **state)
-{
-	static const char *const inputs[] = {
-		"123456", "abcd-efgh-jkmn", "", "garbage", "1234567",
-	};
-	struct fixture *f = *state;
-	struct lp_auth_outcome out;
-	size_t i;
-
-	for (i = 0; i < LP_ARRAY_SIZE(inputs); i++) {
-		memset(&out, 0xa5, sizeof(out));
-		lp_auth_dummy(&f->cfg, inputs[i], NOW, &out);
-		assert_int_equal(out.result, LP_AUTH_NOT_ENROLLED);
-		assert_int_equal(out.error, 0);
-		assert_int_equal(out.locked_now, 0);
-	}
 }
 
 static void
@@ -622,6 +607,144 @@ test_auth_unknown_user_costs_as_much_as_a_wrong_recovery(void **state)
 	print_message("recovery-shaped attempt: %.1f ms enrolled, "
 	    "%.1f ms unknown\n", known, unknown);
 	assert_true(unknown > known * 0.6 && unknown < known * 1.6);
+}
+
+/* ---------------------------------------------------------------- dummy */
+
+/* Reads the dummy's file: its bytes and its inode. */
+static size_t
+read_dummy(struct fixture *f, char *buf, size_t size, struct stat *sb)
+{
+	stat_state(f, LP_AUTH_DUMMY_USER, sb);
+	return read_bytes(f, LP_AUTH_DUMMY_USER, buf, size);
+}
+
+static void
+test_auth_rewrites_the_dummy_unchanged_for_an_unknown_user(void **state)
+{
+	struct fixture *f = *state;
+	struct lp_auth_outcome out;
+	char before[LP_STATE_SIZE_MAX], after[LP_STATE_SIZE_MAX];
+	struct stat sb1, sb2;
+	size_t n1, n2;
+
+	out = attempt(f, NULL, "000000", NOW);
+	assert_int_equal(out.result, LP_AUTH_NOT_ENROLLED);
+	assert_int_equal(out.error, 0);
+	assert_int_equal(out.failures, 0);
+	n1 = read_dummy(f, before, sizeof(before), &sb1);
+	assert_int_equal(sb1.st_mode & 07777, 0600);
+
+	/* Written again (a new inode), with the same bytes. */
+	out = attempt(f, NULL, "000000", NOW + 60);
+	assert_int_equal(out.result, LP_AUTH_NOT_ENROLLED);
+	n2 = read_dummy(f, after, sizeof(after), &sb2);
+	assert_true(sb1.st_ino != sb2.st_ino);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(before, after, n1);
+}
+
+static void
+test_auth_refuses_an_unenrolled_user_without_enrolling_him(void **state)
+{
+	struct fixture *f = *state;
+	struct lp_auth_outcome out;
+	struct stat sb;
+	char path[512];
+
+	out = attempt(f, "bob", "000000", NOW);
+	assert_int_equal(out.result, LP_AUTH_NOT_ENROLLED);
+	assert_int_equal(out.error, 0);
+	(void)snprintf(path, sizeof(path), "%s/bob", f->dir);
+	assert_int_equal(lstat(path, &sb), -1);
+	stat_state(f, LP_AUTH_DUMMY_USER, &sb);
+	assert_true(S_ISREG(sb.st_mode));
+}
+
+static void
+test_auth_refuses_the_dummy_code_under_any_name(void **state)
+{
+	struct fixture *f = *state;
+	struct lp_totp_state st;
+	char code[LP_TOTP_CODE_MAX + 1];
+
+	assert_int_equal(attempt(f, NULL, "000000", NOW).result,
+	    LP_AUTH_NOT_ENROLLED);
+	read_state(f, LP_AUTH_DUMMY_USER, &st);
+	assert_int_equal(st.nrecovery, LP_RECOVERY_COUNT);
+	assert_int_equal(lp_totp_generate(st.secret, st.secret_len, &f->cfg,
+	    STEP, code), 0);
+	lp_wipe_obj(&st);
+
+	/* The dummy's right code is no use, even by the dummy's name. */
+	assert_int_equal(attempt(f, NULL, code, NOW).result,
+	    LP_AUTH_NOT_ENROLLED);
+	assert_int_equal(attempt(f, "bob", code, NOW).result,
+	    LP_AUTH_NOT_ENROLLED);
+	assert_int_equal(attempt(f, LP_AUTH_DUMMY_USER, code, NOW).result,
+	    LP_AUTH_NOT_ENROLLED);
+	read_state(f, LP_AUTH_DUMMY_USER, &st);
+	assert_int_equal(st.last_step, 0);
+	assert_int_equal(st.failures, 0);
+	lp_wipe_obj(&st);
+}
+
+static void
+test_auth_locked_refusal_rewrites_the_dummy_not_the_user(void **state)
+{
+	struct fixture *f = *state;
+	struct stat sb1, sb2, alice1, alice2;
+
+	fail_times(f, f->cfg.max_failures - 1, 0, NOW);
+	assert_int_equal(attempt(f, "alice", "000000", NOW).locked_now, 1);
+	assert_int_equal(attempt(f, NULL, "000000", NOW).result,
+	    LP_AUTH_NOT_ENROLLED);
+	stat_state(f, LP_AUTH_DUMMY_USER, &sb1);
+	stat_state(f, "alice", &alice1);
+
+	assert_int_equal(attempt(f, "alice", "000000", NOW + 30).result,
+	    LP_AUTH_LOCKED);
+	stat_state(f, LP_AUTH_DUMMY_USER, &sb2);
+	stat_state(f, "alice", &alice2);
+	assert_true(sb1.st_ino != sb2.st_ino);
+	assert_int_equal(alice1.st_ino, alice2.st_ino);
+}
+
+static void
+test_auth_replaces_a_corrupt_dummy_and_still_refuses(void **state)
+{
+	struct fixture *f = *state;
+	struct lp_auth_outcome out;
+	struct lp_totp_state st;
+
+	write_bytes(f, LP_AUTH_DUMMY_USER, "lp-totp-state 1\n", 16, 0644);
+	out = attempt(f, NULL, "000000", NOW);
+	assert_int_equal(out.result, LP_AUTH_NOT_ENROLLED);
+	assert_int_equal(out.error, 0);
+	read_state(f, LP_AUTH_DUMMY_USER, &st);
+	assert_int_equal(st.secret_len, LP_TOTP_SECRET_LEN);
+	lp_wipe_obj(&st);
+}
+
+static void
+test_auth_refuses_when_the_dummy_cannot_be_written(void **state)
+{
+	struct fixture *f = *state;
+	struct lp_auth_outcome out;
+	struct stat sb;
+	char path[512];
+
+	lp_file_fault = fail_write;
+	out = attempt(f, NULL, "000000", NOW);
+	assert_int_equal(out.result, LP_AUTH_NOT_ENROLLED);
+	assert_int_equal(out.error, 0);
+	out = attempt(f, "bob", f->codes[0], NOW);
+	assert_int_equal(out.result, LP_AUTH_NOT_ENROLLED);
+	assert_int_equal(out.error, 0);
+	lp_file_fault = NULL;
+	(void)snprintf(path, sizeof(path), "%s/%s", f->dir,
+	    LP_AUTH_DUMMY_USER);
+	assert_int_equal(lstat(path, &sb), -1);
 }
 
 /* ---------------------------------------------------------------- state */
@@ -714,7 +837,7 @@ test_auth_refuses_a_success_that_cannot_be_recorded(void **state)
 }
 
 static void
-test_auth_still_refuses_a_failure_that_cannot_be_recorded(void **state)
+test_auth_refuses_a_failure_that_cannot_be_recorded_as_bad_state(void **state)
 {
 	struct fixture *f = *state;
 	struct lp_auth_outcome out;
@@ -723,12 +846,18 @@ test_auth_still_refuses_a_failure_that_cannot_be_recorded(void **state)
 	code_at(f, STEP, code);
 	assert_int_equal(attempt(f, "alice", code, NOW).result, LP_AUTH_OK);
 	lp_file_fault = fail_write;
+	/* A failure that is not counted is a state error, not a bad code. */
 	out = attempt(f, "alice", "000000", NOW);
-	assert_int_equal(out.result, LP_AUTH_BAD_CODE);
+	assert_int_equal(out.result, LP_AUTH_BAD_STATE);
 	assert_int_equal(out.error, -EIO);
 	out = attempt(f, "alice", code, NOW);
-	assert_int_equal(out.result, LP_AUTH_REPLAYED);
+	assert_int_equal(out.result, LP_AUTH_BAD_STATE);
 	assert_int_equal(out.error, -EIO);
+	lp_file_fault = NULL;
+	/* Nothing was counted meanwhile. */
+	out = attempt(f, "alice", "000000", NOW);
+	assert_int_equal(out.result, LP_AUTH_BAD_CODE);
+	assert_int_equal(out.failures, 1);
 }
 
 static void
@@ -792,8 +921,6 @@ test_auth_attempt_refuses_missing_arguments(void **state)
 	    NOW, &out), -EINVAL);
 	assert_int_equal(lp_auth_attempt(f->store, NULL, "alice", "123456",
 	    NOW, &out), -EINVAL);
-	assert_int_equal(lp_auth_attempt(f->store, &f->cfg, NULL, "123456",
-	    NOW, &out), -EINVAL);
 	assert_int_equal(lp_auth_attempt(f->store, &f->cfg, "alice", NULL,
 	    NOW, &out), -EINVAL);
 	assert_int_equal(lp_auth_attempt(f->store, &f->cfg, "alice", "123456",
@@ -822,13 +949,18 @@ main(void)
 		T(test_auth_success_resets_the_failure_count),
 		T(test_auth_accepts_a_recovery_code_once),
 		T(test_auth_treats_unknown_and_hostile_users_as_not_enrolled),
-		T(test_auth_dummy_says_not_enrolled_whatever_the_input),
 		T(test_auth_unknown_user_costs_as_much_as_a_wrong_recovery),
+		T(test_auth_rewrites_the_dummy_unchanged_for_an_unknown_user),
+		T(test_auth_refuses_an_unenrolled_user_without_enrolling_him),
+		T(test_auth_refuses_the_dummy_code_under_any_name),
+		T(test_auth_locked_refusal_rewrites_the_dummy_not_the_user),
+		T(test_auth_replaces_a_corrupt_dummy_and_still_refuses),
+		T(test_auth_refuses_when_the_dummy_cannot_be_written),
 		T(test_auth_refuses_a_malformed_state_file_as_bad_state),
 		T(test_auth_refuses_a_world_readable_state_file_as_bad_state),
 		T(test_auth_refuses_a_symlinked_state_file_as_bad_state),
 		T(test_auth_refuses_a_success_that_cannot_be_recorded),
-		T(test_auth_still_refuses_a_failure_that_cannot_be_recorded),
+		T(test_auth_refuses_a_failure_that_cannot_be_recorded_as_bad_state),
 		T(test_auth_wipes_the_state_it_read),
 		T(test_auth_reason_gives_the_log_words),
 		T(test_auth_attempt_refuses_missing_arguments),

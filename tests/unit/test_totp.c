@@ -779,6 +779,7 @@ test_totp_verify_wipes_every_code_it_computed(void **state)
 
 	seed = seed_of(LP_TOTP_SHA1, &len);
 	f->cfg.window = 2;
+	memset(code, 0, sizeof(code));
 	assert_int_equal(lp_totp_generate(seed, len, &f->cfg, 1000, code), 0);
 	memcpy(copy, code, sizeof(code));
 
