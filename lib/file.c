@@ -403,6 +403,20 @@ lp_lock_take(int dirfd, const char *lockname, int *ret_fd)
 	/* O_NONBLOCK keeps a FIFO or device put in its place from hanging. */
 	fd = openat(dirfd, lockname, O_RDWR | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+	/*
+	 * A read-only filesystem has no writer to keep out: the lock file
+	 * is taken as it is, or not at all when there is none, so that the
+	 * state can still be read; any write fails there anyway.
+	 */
+	if (fd == -1 && errno == EROFS) {
+		fd = openat(dirfd, lockname, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd == -1 && errno == ENOENT) {
+			*ret_fd = -1;
+			r = 0;
+			goto out;
+		}
+	}
 	if (fd == -1) {
 		/* A directory is "not a regular file" like any other. */
 		r = errno == EISDIR ? -EINVAL : -errno;

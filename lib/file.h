@@ -94,8 +94,11 @@ int	lp_file_dotname(char *out, size_t size, const char *name,
  * Takes an exclusive flock(2) on lockname in dirfd, creating it with mode
  * 0600 without following links; waits for another holder.  A lock file
  * left by a crashed process never blocks, since the kernel releases the
- * lock when its holder dies.  Returns 0 and sets *ret_fd, or a negative
- * errno (-ELOOP for a link, -EINVAL for anything but a regular file).
+ * lock when its holder dies.  On a read-only filesystem, where nothing
+ * can write, an existing lock file is taken read-only and a missing one
+ * is not made: *ret_fd is then -1.  Returns 0 and sets *ret_fd, or a
+ * negative errno (-ELOOP for a link, -EINVAL for anything but a regular
+ * file).
  */
 int	lp_lock_take(int dirfd, const char *lockname, int *ret_fd);
 

@@ -514,6 +514,368 @@ test_world_readable_state_directory_is_refused(void **state)
 	refused_with_state_error("it must be owned by root, mode 0700");
 }
 
+/* ------------------------------------------------------ hostile input */
+
+/*
+ * Reads the enrolled user's state file whole, so that a test can show
+ * that a refusal left it byte for byte as it was.
+ */
+static char *
+read_state(size_t *ret_len)
+{
+	char path[512], *buf;
+	size_t len;
+	FILE *f;
+
+	lp_pt_state_path(ENROLLED, path, sizeof(path));
+	f = fopen(path, "r");
+	assert_non_null(f);
+	buf = calloc(1, 8192);
+	assert_non_null(buf);
+	len = fread(buf, 1, 8191, f);
+	fclose(f);
+	*ret_len = len;
+	return buf;
+}
+
+static void
+assert_state_unchanged(const char *before, size_t len)
+{
+	size_t now_len;
+	char *now = read_state(&now_len);
+
+	assert_int_equal(now_len, len);
+	assert_memory_equal(now, before, len);
+	free(now);
+}
+
+/*
+ * A user name that cannot be an account is refused like an unknown user:
+ * the same prompt and message, "user=<unknown> reason=not_enrolled" in
+ * the log without the name, and no file made anywhere for it.
+ */
+static void
+assert_hostile_user_refused(const char *user)
+{
+	struct lp_pt_conv c;
+	char code[16], path[512];
+	size_t len;
+	char *before = read_state(&len);
+
+	code_at(0, code, sizeof(code));
+	assert_int_equal(auth_with("lp_totp", user, code, &c), PAM_AUTH_ERR);
+	assert_int_equal(c.nprompts, 1);
+	assert_string_equal(c.prompts[0], "Verification code: ");
+	assert_int_equal(c.nerrors, 1);
+	assert_string_equal(c.errors[0], MSG_FAILED);
+	assert_logged(&c, "user=<unknown>", code);
+	assert_logged(&c, "reason=not_enrolled", code);
+	if (*user != '\0' && strstr(c.log, user) != NULL)
+		fail_msg("the hostile name was logged");
+	snprintf(path, sizeof(path), "%s/.x.lock", lp_pt_base());
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/x", lp_pt_base());
+	assert_int_equal(access(path, F_OK), -1);
+	assert_state_unchanged(before, len);
+	free(before);
+	lp_pt_conv_free(&c);
+}
+
+static void
+test_user_name_with_dot_dot_is_refused_as_unknown(void **state)
+{
+	(void)state;
+	assert_hostile_user_refused("../x");
+	assert_hostile_user_refused("../" ENROLLED);
+}
+
+static void
+test_user_name_with_a_slash_is_refused_as_unknown(void **state)
+{
+	(void)state;
+	assert_hostile_user_refused("a/b");
+	assert_hostile_user_refused("state/" ENROLLED);
+}
+
+static void
+test_user_name_of_4_kib_is_refused_as_unknown(void **state)
+{
+	char name[4097];
+
+	(void)state;
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_hostile_user_refused(name);
+}
+
+static void
+test_user_name_with_control_characters_is_refused_as_unknown(void **state)
+{
+	(void)state;
+	assert_hostile_user_refused(ENROLLED "\n");
+	assert_hostile_user_refused("dae\x1b[2Jmon");
+	assert_hostile_user_refused("x\rreason=ok");
+}
+
+static void
+test_user_name_of_invalid_utf8_is_refused_as_unknown(void **state)
+{
+	(void)state;
+	assert_hostile_user_refused("\xff\xfe");
+	assert_hostile_user_refused("daemo\xc3");
+	assert_hostile_user_refused("d\xc0\xaf" "aemon");
+}
+
+static void
+test_empty_user_name_is_refused_as_unknown(void **state)
+{
+	(void)state;
+	assert_hostile_user_refused("");
+}
+
+/*
+ * An answer that is no code is refused as a wrong code: the person's
+ * message, "reason=bad_code failures=1" in the log, and the answer
+ * never logged.
+ */
+static void
+assert_refused_as_bad_code(const char *answer, const char *secret)
+{
+	struct lp_pt_conv c;
+
+	assert_int_equal(auth_with("lp_totp", ENROLLED, answer, &c),
+	    PAM_AUTH_ERR);
+	assert_int_equal(c.nerrors, 1);
+	assert_string_equal(c.errors[0], MSG_FAILED);
+	assert_logged(&c, "reason=bad_code failures=1", secret);
+	lp_pt_conv_free(&c);
+	/* Each case starts again from no failure. */
+	lp_pt_enroll(ENROLLED, SEED_B32, NULL);
+}
+
+static void
+test_empty_code_is_refused_as_bad_code(void **state)
+{
+	char code[16];
+
+	(void)state;
+	code_at(0, code, sizeof(code));
+	assert_refused_as_bad_code("", code);
+	assert_refused_as_bad_code("   ", code);
+}
+
+static void
+test_code_of_seven_digits_is_refused_as_bad_code(void **state)
+{
+	char code[16], longer[24];
+
+	(void)state;
+	code_at(0, code, sizeof(code));
+	snprintf(longer, sizeof(longer), "%s0", code);
+	assert_refused_as_bad_code(longer, code);
+	snprintf(longer, sizeof(longer), "0%s", code);
+	assert_refused_as_bad_code(longer, code);
+}
+
+static void
+test_code_with_a_plus_sign_is_refused_as_bad_code(void **state)
+{
+	char code[16], signed_code[24];
+
+	(void)state;
+	code_at(0, code, sizeof(code));
+	assert_refused_as_bad_code("+12345", code);
+	/* Not even in front of the right code. */
+	snprintf(signed_code, sizeof(signed_code), "+%s", code);
+	assert_refused_as_bad_code(signed_code, code);
+}
+
+static void
+test_code_with_a_minus_sign_is_refused_as_bad_code(void **state)
+{
+	char code[16], signed_code[24];
+
+	(void)state;
+	code_at(0, code, sizeof(code));
+	assert_refused_as_bad_code("-12345", code);
+	snprintf(signed_code, sizeof(signed_code), "-%s", code);
+	assert_refused_as_bad_code(signed_code, code);
+}
+
+static void
+test_code_with_a_no_break_space_is_refused_as_bad_code(void **state)
+{
+	char code[16], spaced[32];
+
+	(void)state;
+	code_at(0, code, sizeof(code));
+	/* U+00A0 where an ASCII space would be accepted. */
+	snprintf(spaced, sizeof(spaced), "%.3s\xc2\xa0%s", code, code + 3);
+	assert_refused_as_bad_code(spaced, code);
+	snprintf(spaced, sizeof(spaced), "%s\xc2\xa0", code);
+	assert_refused_as_bad_code(spaced, code);
+}
+
+static void
+test_mebibyte_of_digits_is_refused_as_bad_code(void **state)
+{
+	size_t n = 1024 * 1024;
+	char code[16], *big;
+
+	(void)state;
+	code_at(0, code, sizeof(code));
+	big = malloc(n + 1);
+	assert_non_null(big);
+	memset(big, '7', n);
+	big[n] = '\0';
+	assert_refused_as_bad_code(big, code);
+	/* The right code first, then the rest of the mebibyte. */
+	memcpy(big, code, strlen(code));
+	assert_refused_as_bad_code(big, code);
+	free(big);
+}
+
+/*
+ * A conversation answer is a C string: a NUL ends it, so what follows
+ * never reaches the module, and the digits before it are too few.
+ */
+static void
+test_code_cut_by_a_nul_is_refused_as_bad_code(void **state)
+{
+	char code[16], cut[24];
+
+	(void)state;
+	code_at(0, code, sizeof(code));
+	memcpy(cut, code, 3);
+	cut[3] = '\0';
+	memcpy(cut + 4, code + 3, 4);
+	assert_refused_as_bad_code(cut, code);
+}
+
+/* A state file the module will not trust: refused, logged, left alone. */
+static void
+assert_state_refused(const char *logged)
+{
+	struct lp_pt_conv c;
+	char code[16];
+	size_t len;
+	char *before = read_state(&len);
+
+	code_at(0, code, sizeof(code));
+	assert_int_equal(auth_with("lp_totp", ENROLLED, code, &c),
+	    PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(c.nerrors, 1);
+	assert_string_equal(c.errors[0], MSG_FAILED);
+	assert_logged(&c, logged, code);
+	assert_state_unchanged(before, len);
+	free(before);
+	lp_pt_conv_free(&c);
+}
+
+static void
+put_state_text(const char *text, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	lp_pt_state_path(ENROLLED, path, sizeof(path));
+	(void)unlink(path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+}
+
+static void
+test_empty_state_file_is_refused_as_bad_message(void **state)
+{
+	(void)state;
+	put_state_text("", 0);
+	assert_state_refused("reason=bad_state error=Bad message");
+}
+
+static void
+test_state_file_cut_at_every_byte_is_refused_as_bad_message(void **state)
+{
+	size_t len, cut;
+	char *full;
+
+	(void)state;
+	full = read_state(&len);
+	for (cut = 0; cut < len; cut++) {
+		put_state_text(full, cut);
+		assert_state_refused("reason=bad_state error=Bad message");
+	}
+	free(full);
+}
+
+static void
+test_state_file_with_extra_field_is_refused_as_bad_message(void **state)
+{
+	static const char text[] = "lp-totp-state 1\nsecret " SEED_B32 "\n"
+	    "last_step 0\nfailures 0\nlocked_until 0\nlast_success 0\n"
+	    "enrolled 1\nadmin 1\nend\n";
+
+	(void)state;
+	put_state_text(text, sizeof(text) - 1);
+	assert_state_refused("reason=bad_state error=Bad message");
+}
+
+static void
+test_state_file_of_another_owner_is_refused_as_not_permitted(void **state)
+{
+	char path[512];
+
+	(void)state;
+	lp_pt_state_path(ENROLLED, path, sizeof(path));
+	assert_int_equal(chown(path, 1, 0), 0);
+	assert_state_refused("reason=bad_state error=Operation not permitted");
+}
+
+static void
+test_state_file_of_mode_0644_is_refused_as_not_permitted(void **state)
+{
+	char path[512];
+
+	(void)state;
+	lp_pt_state_path(ENROLLED, path, sizeof(path));
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_state_refused("reason=bad_state error=Operation not permitted");
+}
+
+static void
+test_state_fifo_is_refused_without_blocking(void **state)
+{
+	struct lp_pt_conv c;
+	char path[512], code[16];
+
+	(void)state;
+	lp_pt_state_path(ENROLLED, path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	code_at(0, code, sizeof(code));
+	(void)alarm(20);
+	assert_int_equal(auth_with("lp_totp", ENROLLED, code, &c),
+	    PAM_AUTHINFO_UNAVAIL);
+	(void)alarm(0);
+	assert_logged(&c, "reason=bad_state error=Invalid argument", code);
+	lp_pt_conv_free(&c);
+}
+
+static void
+test_hard_linked_state_file_is_refused(void **state)
+{
+	char path[512], other[600];
+
+	(void)state;
+	lp_pt_state_path(ENROLLED, path, sizeof(path));
+	snprintf(other, sizeof(other), "%s/other", lp_pt_base());
+	assert_int_equal(link(path, other), 0);
+	assert_state_refused("reason=bad_state error=Invalid argument");
+	assert_int_equal(unlink(other), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -544,6 +906,26 @@ main(int argc, char **argv)
 		T(test_symlinked_state_file_is_refused),
 		T(test_malformed_state_file_is_refused),
 		T(test_world_readable_state_directory_is_refused),
+		T(test_user_name_with_dot_dot_is_refused_as_unknown),
+		T(test_user_name_with_a_slash_is_refused_as_unknown),
+		T(test_user_name_of_4_kib_is_refused_as_unknown),
+		T(test_user_name_with_control_characters_is_refused_as_unknown),
+		T(test_user_name_of_invalid_utf8_is_refused_as_unknown),
+		T(test_empty_user_name_is_refused_as_unknown),
+		T(test_empty_code_is_refused_as_bad_code),
+		T(test_code_of_seven_digits_is_refused_as_bad_code),
+		T(test_code_with_a_plus_sign_is_refused_as_bad_code),
+		T(test_code_with_a_minus_sign_is_refused_as_bad_code),
+		T(test_code_with_a_no_break_space_is_refused_as_bad_code),
+		T(test_mebibyte_of_digits_is_refused_as_bad_code),
+		T(test_code_cut_by_a_nul_is_refused_as_bad_code),
+		T(test_empty_state_file_is_refused_as_bad_message),
+		T(test_state_file_cut_at_every_byte_is_refused_as_bad_message),
+		T(test_state_file_with_extra_field_is_refused_as_bad_message),
+		T(test_state_file_of_another_owner_is_refused_as_not_permitted),
+		T(test_state_file_of_mode_0644_is_refused_as_not_permitted),
+		T(test_state_fifo_is_refused_without_blocking),
+		T(test_hard_linked_state_file_is_refused),
 #undef T
 	};
 	int r;

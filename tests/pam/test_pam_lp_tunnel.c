@@ -752,6 +752,153 @@ test_debug_logs_options_and_path(void **state)
 	lp_pt_conv_free(&c);
 }
 
+/* ------------------------------------------------------ hostile input */
+
+static void
+test_tunnel_session_refuses_64_kib_of_authinfo(void **state)
+{
+	size_t n = 64 * 1024, i;
+	char *big;
+
+	(void)state;
+	big = malloc(n + 1);
+	assert_non_null(big);
+	/* A node's own key line, padded with method lines to 64 KiB. */
+	memcpy(big, PK(KEY_GPU01), strlen(PK(KEY_GPU01)));
+	for (i = strlen(PK(KEY_GPU01)); i < n; i++)
+		big[i] = (i + 1) % 64 == 0 ? '\n' : 'a';
+	big[n - 1] = '\n';
+	big[n] = '\0';
+	assert_tunnel_refused(big, NULL, "reason=bad_authinfo", "gpu01");
+	/* One byte over the reader's limit, as one long line. */
+	big = realloc(big, n + 2);
+	assert_non_null(big);
+	memset(big, 'a', n);
+	big[n] = '\n';
+	big[n + 1] = '\0';
+	assert_tunnel_refused(big, NULL, "reason=bad_authinfo", "gpu01");
+	free(big);
+}
+
+/* A well-formed FIDO key line that no node owns. */
+#define KEY_FIDO_OTHER	"sk-ssh-ed25519@openssh.com " \
+	"AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIAEBAQEBAQEBAQEBAQEBAQEB" \
+	"AQEBAQEBAQEBAQEBAQEBAAAABHNzaDo="
+
+static void
+test_tunnel_session_refuses_fido_key_of_no_node(void **state)
+{
+	(void)state;
+	assert_tunnel_refused(PK(KEY_FIDO_OTHER), NULL, "reason=unknown_key",
+	    "fido01");
+	/* As a person's login shows it, with the code line after it. */
+	assert_tunnel_refused(PK(KEY_FIDO_OTHER) KBD, NULL,
+	    "reason=unknown_key", "fido01");
+}
+
+/* Rewrites the compiled index with the first len bytes of buf. */
+static void
+put_index(const char *buf, size_t len)
+{
+	char cdb[512];
+	FILE *f;
+
+	path_in_base(cdb, sizeof(cdb), "nodes.cdb");
+	f = fopen(cdb, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(cdb, 0644), 0);
+}
+
+static char *
+get_index(size_t *ret_len)
+{
+	char cdb[512], *buf;
+	struct stat st;
+	FILE *f;
+
+	path_in_base(cdb, sizeof(cdb), "nodes.cdb");
+	assert_int_equal(stat(cdb, &st), 0);
+	buf = malloc((size_t)st.st_size);
+	assert_non_null(buf);
+	f = fopen(cdb, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, (size_t)st.st_size, f),
+	    (size_t)st.st_size);
+	fclose(f);
+	*ret_len = (size_t)st.st_size;
+	return buf;
+}
+
+/* Neither a person nor the tunnel account gets past a corrupt index. */
+static void
+assert_corrupt_index_refuses_everyone(void)
+{
+	struct lp_pt_conv c;
+	pam_handle_t *ph;
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(account_of(PERSON, PK(KEY_PERSON) KBD, &c),
+	    PAM_SERVICE_ERR);
+	assert_logged(&c, "reason=no_index", "error=Protocol error");
+	ph = start(SVC, TUNNEL, PK(KEY_GPU01));
+	assert_int_equal(run(ph, SVC, TUNNEL, PAMTEST_OPEN_SESSION, &c),
+	    PAM_SESSION_ERR);
+	assert_logged(&c, "reason=no_index", "error=Protocol error");
+	lp_pt_end(ph);
+	assert_no_record("gpu01");
+	lp_pt_conv_free(&c);
+}
+
+static void
+test_truncated_index_refuses_everyone(void **state)
+{
+	size_t len, cuts[4], i;
+	char *buf;
+
+	(void)state;
+	buf = get_index(&len);
+	cuts[0] = 1;
+	cuts[1] = 2048;
+	cuts[2] = len / 2;
+	cuts[3] = len - 1;
+	for (i = 0; i < 4; i++) {
+		put_index(buf, cuts[i]);
+		assert_corrupt_index_refuses_everyone();
+	}
+	free(buf);
+}
+
+static void
+test_zero_byte_index_refuses_everyone(void **state)
+{
+	(void)state;
+	put_index("", 0);
+	assert_corrupt_index_refuses_everyone();
+}
+
+static void
+test_index_of_a_newer_format_refuses_everyone(void **state)
+{
+	size_t len, i, found = 0;
+	char *buf;
+
+	(void)state;
+	buf = get_index(&len);
+	/* The version is a value, outside the hash: the file stays a cdb. */
+	for (i = 0; i + strlen(LP_INDEX_VERSION) <= len; i++)
+		if (memcmp(buf + i, LP_INDEX_VERSION,
+		    strlen(LP_INDEX_VERSION)) == 0) {
+			buf[i + strlen(LP_INDEX_VERSION) - 1] = '2';
+			found++;
+		}
+	assert_int_equal(found, 1);
+	put_index(buf, len);
+	free(buf);
+	assert_corrupt_index_refuses_everyone();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -781,6 +928,11 @@ main(int argc, char **argv)
 		T(test_unsafe_index_refuses_everyone),
 		T(test_unknown_option_refuses),
 		T(test_debug_logs_options_and_path),
+		T(test_tunnel_session_refuses_64_kib_of_authinfo),
+		T(test_tunnel_session_refuses_fido_key_of_no_node),
+		T(test_truncated_index_refuses_everyone),
+		T(test_zero_byte_index_refuses_everyone),
+		T(test_index_of_a_newer_format_refuses_everyone),
 #undef T
 	};
 	int r;

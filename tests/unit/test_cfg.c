@@ -1559,6 +1559,92 @@ test_cfg_load_reads_a_file_of_exactly_the_size_limit(void **state)
 	free(path);
 }
 
+/* ------------------------------------------------------ hostile input */
+
+static void
+test_cfg_parse_refuses_node_ports_0_and_70000(void **state)
+{
+	struct fx *fx = *state;
+
+	(void)parsef(fx, "nodes:\n  a: {port: 0, keys: [\"%s\"]}\n"
+	    "  b: {port: 70000, keys: [\"%s\"]}\n", fx->key[K_GPU01],
+	    fx->key[K_GPU02]);
+	assert_null(fx->cfg);
+	assert_int_equal(fx->diag.n, 2);
+	assert_string_equal(fx->diag.msgs[0], "lp.yaml:2:13: nodes.a.port: "
+	    "must be between 1024 and 65535");
+	assert_string_equal(fx->diag.msgs[1], "lp.yaml:3:13: nodes.b.port: "
+	    "must be between 1024 and 65535");
+}
+
+/*
+ * The "billion laughs": nine levels of nine aliases, which a reader that
+ * expanded aliases would turn into 9^9 strings.  Refused at the first
+ * anchor, at once.
+ */
+static void
+test_cfg_parse_refuses_an_alias_bomb_at_its_first_anchor(void **state)
+{
+	struct fx *fx = *state;
+	char *text, *p;
+	size_t i, j;
+
+	text = calloc(1, 4096);
+	assert_non_null(text);
+	p = text;
+	p += sprintf(p, "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, "
+	    "lol]\n");
+	for (i = 1; i <= 9; i++) {
+		p += sprintf(p, "a%zu: &a%zu [", i, i);
+		for (j = 0; j < 9; j++)
+			p += sprintf(p, "*a%zu%s", i - 1, j < 8 ? ", " : "]\n");
+	}
+	p += sprintf(p, "totp: *a9\n");
+	assert_refused(fx, text, "lp.yaml:1:5: anchors and aliases are not "
+	    "allowed");
+	free(text);
+}
+
+static void
+test_cfg_load_refuses_an_empty_file(void **state)
+{
+	struct fx *fx = *state;
+	char *path = write_file(fx, "lp.yaml", "", 0644);
+	char *msg;
+
+	assert_int_equal(lp_cfg_load(path, &fx->cfg, &fx->diag), -EINVAL);
+	assert_null(fx->cfg);
+	assert_int_equal(fx->diag.n, 1);
+	assert_true(asprintf(&msg, "%s:1:1: the policy file is empty",
+	    path) > 0);
+	assert_string_equal(fx->diag.msgs[0], msg);
+	free(msg);
+	free(path);
+}
+
+/* Ten mebibytes of real text, not a sparse file: refused unread. */
+static void
+test_cfg_load_refuses_a_10_mib_file(void **state)
+{
+	struct fx *fx = *state;
+	size_t n = 10u * 1024 * 1024;
+	char *text, *path, *msg;
+
+	text = malloc(n + 1);
+	assert_non_null(text);
+	memset(text, '#', n);
+	text[n - 1] = '\n';
+	text[n] = '\0';
+	memcpy(text, "totp: {}\n", 9);
+	path = write_file(fx, "lp.yaml", text, 0644);
+	free(text);
+	assert_true(asprintf(&msg, "is larger than %u bytes",
+	    LP_CFG_SIZE_MAX) > 0);
+	assert_load_refused(fx, path, -EFBIG, msg);
+	free(msg);
+	free(path);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1621,6 +1707,10 @@ main(void)
 		T(test_cfg_load_refuses_a_hard_linked_file),
 		T(test_cfg_load_refuses_a_too_large_file),
 		T(test_cfg_load_reads_a_file_of_exactly_the_size_limit),
+		T(test_cfg_parse_refuses_node_ports_0_and_70000),
+		T(test_cfg_parse_refuses_an_alias_bomb_at_its_first_anchor),
+		T(test_cfg_load_refuses_an_empty_file),
+		T(test_cfg_load_refuses_a_10_mib_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -615,6 +615,30 @@ test_index_truncated_at_any_offset_is_refused(void **state)
 	free(buf);
 }
 
+/*
+ * Every proper prefix of a whole index, as a crash during a copy or a
+ * full disk under a tool other than lp-nodes could leave it: each is
+ * refused as corrupt when opened, never read as an index of fewer nodes.
+ */
+static void
+test_index_truncated_at_every_byte_is_refused(void **state)
+{
+	struct fx *fx = *state;
+	size_t i, len;
+	char *buf;
+
+	write_sample(fx);
+	buf = get_bytes(fx->path, &len);
+	for (i = 0; i < len; i++) {
+		put_bytes(fx->path, buf, i, 0644);
+		assert_refused_or_safe(fx->path, true);
+	}
+	put_bytes(fx->path, buf, len, 0644);
+	open_index(fx);
+	assert_int_equal(lp_index_count(fx->idx), 3);
+	free(buf);
+}
+
 static void
 test_index_with_bytes_appended_is_refused(void **state)
 {
@@ -1278,6 +1302,7 @@ main(void)
 		T(test_index_node_name_check_takes_lower_case_dns_labels_only),
 		T(test_index_open_refuses_zero_byte_file),
 		T(test_index_truncated_at_any_offset_is_refused),
+		T(test_index_truncated_at_every_byte_is_refused),
 		T(test_index_with_bytes_appended_is_refused),
 		T(test_index_lookups_on_damaged_tables_stay_safe),
 		T(test_index_of_random_bytes_is_refused),
