@@ -116,6 +116,23 @@ lp_args_parse(pam_handle_t *pamh, int argc, const char **argv,
 	return 0;
 }
 
+/* What the administrator must look at, after the error of a bad state. */
+static const char *
+state_hint(int error)
+{
+	switch (error) {
+	case -EPERM:
+		return " (the state file must be owned by root, mode 0600)";
+	case -EINVAL:
+	case -ELOOP:
+		return " (the state file must be a regular file with one link)";
+	case -EBADMSG:
+		return " (the state file is damaged: see lp-enroll-totp --status)";
+	default:
+		return "";
+	}
+}
+
 static void
 log_decision(pam_handle_t *pamh, const struct lp_who *w,
     const struct lp_auth_outcome *o)
@@ -129,7 +146,7 @@ log_decision(pam_handle_t *pamh, const struct lp_who *w,
 
 	if (o->result == LP_AUTH_BAD_STATE)
 		lp_pam_log(pamh, prio, w, lp_auth_reason(o->result),
-		    " error=%s", strerror(-o->error));
+		    " error=%s%s", strerror(-o->error), state_hint(o->error));
 	else if (o->locked_now)
 		lp_pam_log(pamh, prio, w, lp_auth_reason(o->result),
 		    " lockout=start");

@@ -155,7 +155,10 @@ open_index(pam_handle_t *pamh, const struct lp_args *a,
 		lp_pam_log(pamh, LOG_ERR, w, "no_index",
 		    " index=%s error=%s%s", a->index, strerror(-r),
 		    r == -EPERM ?
-		    " (it must be owned by root, not writable by others)" : "");
+		    " (it must be owned by root, not writable by others)" :
+		    r == -EPROTO ?
+		    " (corrupt, or of another version: run lp-nodes compile)" :
+		    "");
 	return r;
 }
 

@@ -37,6 +37,12 @@
 #define MSG_LOCKED \
 	"Too many failed verification codes: this account is locked for now."
 
+
+/* A bad state's log words: the error, then what the admin must look at. */
+#define BAD_STATE(err, hint)	"reason=bad_state error=" err " " hint
+#define HINT_OWNER	"(the state file must be owned by root, mode 0600)"
+#define HINT_FILE	"(the state file must be a regular file with one link)"
+#define HINT_DAMAGED	"(the state file is damaged: see lp-enroll-totp --status)"
 static const char policy_default[] =
 	"totp:\n"
 	"  issuer: Test\n"
@@ -792,7 +798,7 @@ test_empty_state_file_is_refused_as_bad_message(void **state)
 {
 	(void)state;
 	put_state_text("", 0);
-	assert_state_refused("reason=bad_state error=Bad message");
+	assert_state_refused(BAD_STATE("Bad message", HINT_DAMAGED));
 }
 
 static void
@@ -805,7 +811,7 @@ test_state_file_cut_at_every_byte_is_refused_as_bad_message(void **state)
 	full = read_state(&len);
 	for (cut = 0; cut < len; cut++) {
 		put_state_text(full, cut);
-		assert_state_refused("reason=bad_state error=Bad message");
+		assert_state_refused(BAD_STATE("Bad message", HINT_DAMAGED));
 	}
 	free(full);
 }
@@ -819,7 +825,7 @@ test_state_file_with_extra_field_is_refused_as_bad_message(void **state)
 
 	(void)state;
 	put_state_text(text, sizeof(text) - 1);
-	assert_state_refused("reason=bad_state error=Bad message");
+	assert_state_refused(BAD_STATE("Bad message", HINT_DAMAGED));
 }
 
 static void
@@ -830,7 +836,7 @@ test_state_file_of_another_owner_is_refused_as_not_permitted(void **state)
 	(void)state;
 	lp_pt_state_path(ENROLLED, path, sizeof(path));
 	assert_int_equal(chown(path, 1, 0), 0);
-	assert_state_refused("reason=bad_state error=Operation not permitted");
+	assert_state_refused(BAD_STATE("Operation not permitted", HINT_OWNER));
 }
 
 static void
@@ -841,7 +847,7 @@ test_state_file_of_mode_0644_is_refused_as_not_permitted(void **state)
 	(void)state;
 	lp_pt_state_path(ENROLLED, path, sizeof(path));
 	assert_int_equal(chmod(path, 0644), 0);
-	assert_state_refused("reason=bad_state error=Operation not permitted");
+	assert_state_refused(BAD_STATE("Operation not permitted", HINT_OWNER));
 }
 
 static void
@@ -859,7 +865,7 @@ test_state_fifo_is_refused_without_blocking(void **state)
 	assert_int_equal(auth_with("lp_totp", ENROLLED, code, &c),
 	    PAM_AUTHINFO_UNAVAIL);
 	(void)alarm(0);
-	assert_logged(&c, "reason=bad_state error=Invalid argument", code);
+	assert_logged(&c, BAD_STATE("Invalid argument", HINT_FILE), code);
 	lp_pt_conv_free(&c);
 }
 
@@ -872,7 +878,7 @@ test_hard_linked_state_file_is_refused(void **state)
 	lp_pt_state_path(ENROLLED, path, sizeof(path));
 	snprintf(other, sizeof(other), "%s/other", lp_pt_base());
 	assert_int_equal(link(path, other), 0);
-	assert_state_refused("reason=bad_state error=Invalid argument");
+	assert_state_refused(BAD_STATE("Invalid argument", HINT_FILE));
 	assert_int_equal(unlink(other), 0);
 }
 

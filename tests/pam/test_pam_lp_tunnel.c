@@ -841,11 +841,13 @@ assert_corrupt_index_refuses_everyone(void)
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(account_of(PERSON, PK(KEY_PERSON) KBD, &c),
 	    PAM_SERVICE_ERR);
-	assert_logged(&c, "reason=no_index", "error=Protocol error");
+	assert_logged(&c, "reason=no_index", "error=Protocol error "
+	    "(corrupt, or of another version: run lp-nodes compile)");
 	ph = start(SVC, TUNNEL, PK(KEY_GPU01));
 	assert_int_equal(run(ph, SVC, TUNNEL, PAMTEST_OPEN_SESSION, &c),
 	    PAM_SESSION_ERR);
-	assert_logged(&c, "reason=no_index", "error=Protocol error");
+	assert_logged(&c, "reason=no_index", "error=Protocol error "
+	    "(corrupt, or of another version: run lp-nodes compile)");
 	lp_pt_end(ph);
 	assert_no_record("gpu01");
 	lp_pt_conv_free(&c);
