@@ -118,22 +118,19 @@ is_word(const char *s)
 
 /*
  * hostname, addr and terminal go into the record as they are (libaudit
- * does not encode them), so a space or a byte outside printable ASCII
- * would let the value make up fields of its own.
+ * does not encode them), so a space, '=' or a byte outside printable
+ * ASCII would let the value make up fields of its own ("res=success" in
+ * a failed record), and a quote would end the message early.  An empty
+ * value is written as "?", as an absent one.
  */
 static bool
 is_field(const char *s)
 {
-	const unsigned char *p;
-
-	if (s == NULL)
+	if (s == NULL || *s == '\0')
 		return true;
 	if (strlen(s) > LP_AUDIT_FIELD_MAX)
 		return false;
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p <= ' ' || *p >= 0x7f)
-			return false;
-	return true;
+	return is_word(s);
 }
 
 static bool
@@ -254,7 +251,8 @@ or_none(const char *s)
 }
 
 /*
- * The kernel has no audit: one syslog line with the record's text.  The
+ * The kernel has no audit, or it is off: one syslog line with the
+ * record's text.  The
  * program's own ident and facility are left alone (no openlog()): a
  * module lives in somebody else's process.
  */
@@ -283,6 +281,18 @@ write_kernel(const struct lp_audit_rec *r, const char *msg, const char *tail)
 	if (fd < 0)
 		return means_no_audit(e) ? write_syslog(r->type, msg, tail) :
 		    -(e != 0 ? e : EIO);
+
+	/*
+	 * A kernel whose audit is switched off takes a record and drops it.
+	 * Only root may ask (AUDIT_GET needs CAP_AUDIT_CONTROL, which
+	 * libaudit reports for anyone else as "off"), so the question is
+	 * asked as root only: the modules and the admin tools.  lp-hop, run
+	 * by the person, logs every hop with syslog itself.
+	 */
+	if (getuid() == 0 && audit_is_enabled(fd) == 0) {
+		audit_close(fd);
+		return write_syslog(r->type, msg, tail);
+	}
 
 	/*
 	 * The remote fields are passed even when unknown ("?"): given NULL,

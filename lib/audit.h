@@ -1,9 +1,9 @@
 /*
  * The audit library: every record lp-bastion makes goes through here, as
  * a Linux audit record of a type that ausearch and aureport already know,
- * written with libaudit.  When the kernel has no audit support, the same
- * fields go to syslog (LOG_AUTHPRIV) as one line, so that a record is
- * never silently lost.
+ * written with libaudit.  When the kernel has no audit support, or (as
+ * root can tell) its audit is switched off, the same fields go to syslog
+ * (LOG_AUTHPRIV) as one line, so that a record is never silently lost.
  *
  * What each part of the suite records:
  *	pam_lp_totp	USER_AUTH op=lp-totp, ANOM_LOGIN_FAILURES op=lp-totp
@@ -23,9 +23,9 @@
  * when it is printable ASCII without a space or a quote, else as
  * upper-case hex, which ausearch -i turns back into the name.  op, node
  * and reason must be words (printable ASCII, no space, quote, '=' or
- * backslash); hostname, addr and terminal, which libaudit writes as they
- * are, must be printable ASCII without a space.  A record with anything
- * else is refused, not altered.
+ * backslash); so must hostname, addr and terminal, which libaudit writes
+ * as they are, or be empty.  A record with anything else is refused, not
+ * altered.
  *
  * This unit keeps no state between calls but the test seam below.
  */
@@ -79,8 +79,9 @@ int	lp_audit_format(const struct lp_audit_rec *r, char *buf, size_t size);
 /*
  * Writes one record.  Returns 0 when the kernel took it, 1 when the
  * kernel has no audit support (audit_open() fails with EPROTONOSUPPORT,
- * EINVAL or EAFNOSUPPORT, or the kernel refuses the connection) and the
- * record went to syslog instead, as one LOG_AUTHPRIV | LOG_NOTICE line
+ * EINVAL or EAFNOSUPPORT, or the kernel refuses the connection) or, for
+ * a caller whose uid is 0, audit is switched off, and the record went to
+ * syslog instead, as one LOG_AUTHPRIV | LOG_NOTICE line
  * "lp-audit: type=NAME TEXT" (TEXT as given to the sink below; no
  * openlog(), so the line carries the program's own ident), or a
  * negative errno when the kernel has audit and refused the record

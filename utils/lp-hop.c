@@ -288,7 +288,10 @@ read_client_addr(char *buf, size_t size)
 		memcpy(buf, word, len + 1);
 }
 
-/* "pts/3" from SSH_TTY=/dev/pts/3, as utmp names it; else "ssh". */
+/*
+ * SSH_TTY (/dev/pts/3) as sshd's own records and the admin tools name a
+ * terminal; "ssh", as sshd names a session without one, else.
+ */
 static void
 read_terminal(char *buf, size_t size)
 {
@@ -296,12 +299,10 @@ read_terminal(char *buf, size_t size)
 	size_t i;
 
 	(void)snprintf(buf, size, "ssh");
-	if (tty == NULL || strncmp(tty, "/dev/", 5) != 0)
+	if (tty == NULL || strncmp(tty, "/dev/", 5) != 0 || tty[5] == '\0' ||
+	    strlen(tty) >= size)
 		return;
-	tty += 5;
-	if (*tty == '\0' || strlen(tty) >= size)
-		return;
-	for (i = 0; tty[i] != '\0'; i++)
+	for (i = 5; tty[i] != '\0'; i++)
 		if (!((tty[i] >= 'a' && tty[i] <= 'z') ||
 		    (tty[i] >= '0' && tty[i] <= '9') || tty[i] == '/'))
 			return;
@@ -398,8 +399,12 @@ read_request(struct hop *h)
 		break;
 	case LP_HOP_REQ_LONG:
 	default:
-		(void)snprintf(why, sizeof(why), "request longer than %d bytes",
-		    LP_NODE_NAME_MAX);
+		if (strlen(req) > LP_HOP_REQUEST_MAX)
+			(void)snprintf(why, sizeof(why),
+			    "request longer than %d bytes", LP_HOP_REQUEST_MAX);
+		else
+			(void)snprintf(why, sizeof(why),
+			    "node name longer than %d bytes", LP_NODE_NAME_MAX);
 		break;
 	}
 	refuse(h, lp_hop_req_error_word(e), "%s", why);
@@ -603,6 +608,16 @@ is_plain(const char *s)
 	return true;
 }
 
+/* The most digits of a pid in a proxy name; a pid_t is at most 2^31. */
+#define PID_DIGITS_MAX	10
+
+/*
+ * Tells whether s is a proxy name as listen_proxy() makes one:
+ * "lp-hop.", 1 to PID_DIGITS_MAX digits, ".", 2 * SOCK_RANDOM hex
+ * digits, so never longer than SOCK_NAME_MAX, and so always short enough
+ * for an abstract address.  --proxy takes its name from argv, which
+ * anyone who runs lp-hop writes.
+ */
 static bool
 is_proxy_name(const char *s)
 {
@@ -610,8 +625,13 @@ is_proxy_name(const char *s)
 
 	if (strncmp(s, "lp-hop.", 7) != 0)
 		return false;
-	for (s += 7; *s >= '0' && *s <= '9'; s++)
-		continue;
+	s += 7;
+	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++)
+		if (i == PID_DIGITS_MAX)
+			return false;
+	if (i == 0)
+		return false;
+	s += i;
 	if (*s++ != '.')
 		return false;
 	for (i = 0; i < 2 * SOCK_RANDOM; i++)
@@ -625,8 +645,11 @@ is_proxy_name(const char *s)
 static socklen_t
 abstract_addr(struct sockaddr_un *sun, const char *name)
 {
-	size_t len = strlen(name);
+	size_t len = strnlen(name, sizeof(sun->sun_path));
 
+	/* Names are checked by is_proxy_name(); this bound holds anyway. */
+	if (len > sizeof(sun->sun_path) - 1)
+		len = sizeof(sun->sun_path) - 1;
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
 	memcpy(sun->sun_path + 1, name, len);
@@ -784,11 +807,12 @@ end_ssh(pid_t pid)
 
 /*
  * Takes the one connection of the --proxy that ssh runs, from this
- * person only.  Gives up when ssh ends first, on a stop signal, or after
- * ACCEPT_WAIT_MS.
+ * person only.  Gives up when ssh ends first (-ECHILD, with its wait
+ * status in *ret_status: it is reaped, and its pid no longer ours), on a
+ * stop signal, or after ACCEPT_WAIT_MS.
  */
 static int
-accept_proxy(int lfd, pid_t pid)
+accept_proxy(int lfd, pid_t pid, int *ret_status)
 {
 	int64_t end = now_ms() + ACCEPT_WAIT_MS;
 	struct pollfd pfd = { lfd, POLLIN, 0 };
@@ -797,8 +821,10 @@ accept_proxy(int lfd, pid_t pid)
 	int fd, status;
 
 	while (!got_signal && now_ms() < end) {
-		if (child_gone && waitpid(pid, &status, WNOHANG) == pid)
+		if (child_gone && waitpid(pid, &status, WNOHANG) == pid) {
+			*ret_status = status;
 			return -ECHILD;
+		}
 		if (poll(&pfd, 1, TICK_MS) <= 0)
 			continue;
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
@@ -870,7 +896,8 @@ run_interactive(struct hop *h, int tcp)
 		end_hop(h, "internal_error", false, &st);
 		err(EXIT_REFUSED, "%s: fork", h->node);
 	}
-	ufd = accept_proxy(lfd, pid);
+	status = -1;
+	ufd = accept_proxy(lfd, pid, &status);
 	(void)close(lfd);
 	if (ufd >= 0) {
 		r = lp_relay(ufd, ufd, tcp, h->o->idle, &stop, &st);
@@ -881,13 +908,26 @@ run_interactive(struct hop *h, int tcp)
 		(void)close(ufd);
 	} else if (ufd == -EPERM) {
 		reason = "proxy_refused";
+		warnx("%s: the onward connection came from another user",
+		    h->node);
+	} else if (ufd == -ETIMEDOUT) {
+		warnx("%s: ssh did not connect within %d s", h->node,
+		    ACCEPT_WAIT_MS / 1000);
 	}
-	status = end_ssh(pid);
+	/* An ssh that ended before it connected has been reaped already. */
+	if (ufd != -ECHILD)
+		status = end_ssh(pid);
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 255)
+		warnx("%s: ssh ended before it reached the node", h->node);
 	/* 255 is ssh's own failure: host key, authentication, network. */
 	if (ufd >= 0 && (status == -1 ||
 	    (WIFEXITED(status) && WEXITSTATUS(status) == 255)))
 		reason = "ssh_failed";
-	end_hop(h, reason, strcmp(reason, "closed") == 0, &st);
+	end_hop(h, reason, ufd >= 0 && (strcmp(reason, "closed") == 0 ||
+	    strcmp(reason, "client_closed") == 0), &st);
+	if (ufd < 0 && (status == -1 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) == 0))
+		return EXIT_REFUSED;
 	if (status == -1)
 		return EXIT_REFUSED;
 	if (WIFEXITED(status))

@@ -378,7 +378,7 @@ lp_e2e_check check_refuse_substitution "a request with \$(...) is refused"
 check_refuse_long()
 {
 	refused alice "$(printf 'g%.0s' $(seq 1 300))" too_long \
-	    'lp-hop: request longer than 63 bytes'
+	    'lp-hop: request longer than 255 bytes'
 }
 lp_e2e_check check_refuse_long "a request of 300 characters is refused"
 
