@@ -60,9 +60,6 @@
 #define LOGIN_DEFS	"/etc/login.defs"
 #define UID_MIN_DEFAULT	1000	/* useradd's own default for UID_MIN */
 
-/* getopt_long's value for options that have no short form. */
-#define OPT_VERSION	256
-
 /* Black ink on a bright white background, whatever the terminal's theme. */
 #define QR_SGR_ON	"\033[30;107m"
 #define QR_SGR_OFF	"\033[0m"
@@ -132,7 +129,7 @@ static const struct option longopts[] = {
 	{ "unlock",		no_argument,		NULL, 'U' },
 	{ "uri-only",		no_argument,		NULL, 'u' },
 	{ "verify",		no_argument,		NULL, 'v' },
-	{ "version",		no_argument,		NULL, OPT_VERSION },
+	{ "version",		no_argument,		NULL, 'V' },
 	{ NULL,			0,			NULL, 0 },
 };
 
@@ -143,7 +140,7 @@ usage(int status)
 	fprintf(status == EXIT_SUCCESS ? stdout : stderr,
 	    "usage: lp-enroll-totp [-fnuv] [-c path] [-d dir] user\n"
 	    "       lp-enroll-totp -R | -r | -s | -U [-c path] [-d dir] user\n"
-	    "       lp-enroll-totp -h | --version\n");
+	    "       lp-enroll-totp -h | -V\n");
 	exit(status);
 }
 
@@ -194,7 +191,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 	o->mode = MODE_ENROL;
 
 	/* '+': the user name ends option parsing, as POSIX says. */
-	while ((ch = getopt_long(argc, argv, "+c:d:fhnRrsUuv", longopts,
+	while ((ch = getopt_long(argc, argv, "+c:d:fhnRrsUuVv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -229,7 +226,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case 'v':
 			o->verify = true;
 			break;
-		case OPT_VERSION:
+		case 'V':
 			printf("lp-enroll-totp %s\n", PACKAGE_VERSION);
 			exit(fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_REFUSED);
 		default:

@@ -72,19 +72,25 @@ static const struct option longopts[] = {
 	{ "config",	required_argument,	NULL, 'c' },
 	{ "index",	required_argument,	NULL, 'i' },
 	{ "run-dir",	required_argument,	NULL, 'r' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "version",	no_argument,		NULL, 'V' },
 	{ NULL,		0,			NULL, 0 },
 };
 
+/* The usage on stderr and EXIT_USAGE, or on stdout and 0 for --help. */
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	FILE *f = status == 0 ? stdout : stderr;
+
+	fprintf(f,
 	    "usage: lp-nodes [-c config] [-i index] [-r rundir] "
 	    "check | compile | list\n"
 	    "       lp-nodes [-c config] [-i index] [-r rundir] status node\n"
 	    "       lp-nodes [-c config] [-i index] [-r rundir] "
-	    "authorized-keys user [type key]\n");
-	exit(EXIT_USAGE);
+	    "authorized-keys user [type key]\n"
+	    "       lp-nodes -h | -V\n");
+	exit(status);
 }
 
 /* A string from outside, cut to fit buf and made fit for a message. */
@@ -463,7 +469,7 @@ cmd_authorized_keys(const struct opts *o)
 	int r, status = EXIT_REFUSED;
 
 	if (o->nargs == 2)
-		usage();
+		usage(EXIT_USAGE);
 	if (open_index(o, &idx) != 0)
 		goto out;
 	if (strcmp(o->args[0], lp_index_tunnel_user(idx)) != 0) {
@@ -670,7 +676,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 	o->run_dir = LP_TUNNEL_RUN_DIR;
 
 	/* '+': the command ends option parsing; its arguments are data. */
-	while ((ch = getopt_long(argc, argv, "+c:i:r:", longopts,
+	while ((ch = getopt_long(argc, argv, "+c:i:r:hV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -682,21 +688,26 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case 'r':
 			o->run_dir = optarg;
 			break;
+		case 'h':
+			usage(0);
+		case 'V':
+			printf("lp-nodes %s\n", PACKAGE_VERSION);
+			exit(0);
 		default:
-			usage();
+			usage(EXIT_USAGE);
 		}
 	}
 	if (optind >= argc)
-		usage();
+		usage(EXIT_USAGE);
 	for (i = 0; i < LP_ARRAY_SIZE(commands); i++)
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			c = &commands[i];
 	if (c == NULL)
-		usage();
+		usage(EXIT_USAGE);
 	o->args = argv + optind + 1;
 	o->nargs = argc - optind - 1;
 	if (o->nargs < c->min_args || o->nargs > c->max_args)
-		usage();
+		usage(EXIT_USAGE);
 	o->log_errors = c->log_errors;
 	return c;
 }
