@@ -530,6 +530,7 @@ tunnel_state(const char *run_dir, const struct lp_index_node *n, char *buf,
 {
 	char since[64], peer[LP_PEER_MAX + 1];
 	struct lp_tunnel_rec rec;
+	int64_t down;
 	int r;
 
 	r = lp_tunnel_rec_read(run_dir, n->name, &rec);
@@ -545,7 +546,12 @@ tunnel_state(const char *run_dir, const struct lp_index_node *n, char *buf,
 			    "on port %u", since, peer, rec.port);
 		break;
 	case -ENOENT:
-		(void)snprintf(buf, size, "down");
+		/* Since when, if its last tunnel closed as a session ends. */
+		if (lp_tunnel_down_read(run_dir, n->name, &down) == 0) {
+			format_time(down, since, sizeof(since));
+			(void)snprintf(buf, size, "down since %s", since);
+		} else
+			(void)snprintf(buf, size, "down");
 		break;
 	case -ESTALE:
 		(void)snprintf(buf, size, "down (stale record)");

@@ -624,7 +624,7 @@ check_cut_dropped()
 	DROP_MS=$WAITED_MS
 	lp_e2e_diag "the bastion dropped the dead tunnel ${DROP_MS} ms after" \
 	    "the cut (ClientAlive ${ALIVE} s x 3, expected ${DEAD_S} s)"
-	port_down 22001 && node_state down &&
+	port_down 22001 && node_state "down since .*" &&
 	logged "reason=closed node=gpu01 pid=$TUNNEL_SSHD" &&
 	[ "$DROP_MS" -le $(((DEAD_S + 2) * 1000)) ]
 }
