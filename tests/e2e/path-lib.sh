@@ -137,7 +137,10 @@ lp_path_init()
 	BAST_ADDR=198.18.3.2
 	TUSER=lp-tunnel
 	RUN_DIR=/run/lp/tunnels
-	INDEX=/var/lib/lp/nodes.cdb
+	# The index where this build's nss_lp and lp-hop look for it.
+	INDEX=$(sed -n 's/^#define LP_INDEX_PATH "\(.*\)"$/\1/p' \
+	    "$LP_TEST_BUILDDIR/config.h")
+	[ -n "$INDEX" ] || lp_e2e_bail "no LP_INDEX_PATH in config.h"
 	TUNNEL_MODULE=$LP_TEST_BUILDDIR/.libs/pam_lp_tunnel.so
 	NSS_LIBS=$LP_TEST_BUILDDIR/.libs
 	SCRIPT=$LP_TEST_SRCDIR/../utils/lp-node-tunnel
@@ -251,11 +254,17 @@ prompts() { grep -c . "$LP_E2E_ASKPASS_LOG" || :; }
 
 # ------------------------------------------------------------ bastion
 
-# The index at the path nss_lp and lp-hop are built with, on an overlay
-# of /var/lib that only this namespace sees, compiled from the policy.
+# The index at the path nss_lp and lp-hop are built with, compiled from
+# the policy, on an overlay of the nearest directory above it that
+# exists (/var/lib on a usual build), which only this namespace sees.
 lp_path_index()
 {
-	lp_e2e__overlay /var/lib && mkdir -p -m 0755 /var/lib/lp &&
+	lp_path__d=$(dirname "$INDEX")
+	lp_path__a=$lp_path__d
+	while [ ! -d "$lp_path__a" ]; do
+		lp_path__a=$(dirname "$lp_path__a")
+	done
+	lp_e2e__overlay "$lp_path__a" && mkdir -p -m 0755 "$lp_path__d" &&
 	"$LP_NODES" -c "$LP_E2E_CONFIG" -i "$INDEX" compile >/dev/null
 }
 
