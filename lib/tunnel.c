@@ -45,6 +45,23 @@
 #define REC_NAME_SIZE	(1 + LP_NODE_NAME_MAX + 5 + 1)
 #define REC_DIR_MODE	0755
 #define REC_FILE_MODE	0644
+#define DOWN_VERSION	"lp-tunnel-down 1"
+#define DOWN_SUFFIX	".down"
+/* "." + name + ".down.tmp" + NUL */
+#define DOWN_NAME_SIZE	(1 + LP_NODE_NAME_MAX + 9 + 1)
+#define DOWN_TEXT_MAX	128
+
+/* NODE.down, the down marker's name. */
+static int
+down_name(char *buf, size_t size, const char *node)
+{
+	int n;
+
+	n = snprintf(buf, size, "%s" DOWN_SUFFIX, node);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
 
 /* The peer: 1 to LP_PEER_MAX bytes of printable ASCII without spaces. */
 static int
@@ -204,33 +221,6 @@ out:
 	return r;
 }
 
-int
-lp_tunnel_rec_write(const char *dir, const struct lp_tunnel_rec *rec)
-{
-	char text[REC_TEXT_MAX], tmpname[REC_NAME_SIZE];
-	size_t len;
-	int dirfd = -1, lockfd = -1, r = -EINVAL;
-
-	if (dir == NULL || rec == NULL)
-		goto out;
-	if ((r = lp_tunnel_rec_format(rec, text, sizeof(text), &len)) != 0)
-		goto out;
-	if ((r = lp_file_dotname(tmpname, sizeof(tmpname), rec->node,
-	    ".tmp")) != 0)
-		goto out;
-	if ((r = make_dirs(dir)) != 0)
-		goto out;
-	if ((r = open_dir(dir, rec->node, &dirfd, &lockfd)) != 0)
-		goto out;
-	r = lp_file_replace(dirfd, rec->node, tmpname, text, len,
-	    REC_FILE_MODE);
-out:
-	lp_lock_release(lockfd);
-	if (dirfd != -1)
-		(void)close(dirfd);
-	return r;
-}
-
 static int
 read_rec(int dirfd, const char *node, struct lp_tunnel_rec *ret)
 {
@@ -321,6 +311,49 @@ is_stale(const struct lp_tunnel_rec *rec)
 }
 
 int
+lp_tunnel_rec_write(const char *dir, const struct lp_tunnel_rec *rec,
+    struct lp_tunnel_rec *ret_holder)
+{
+	char text[REC_TEXT_MAX], tmpname[REC_NAME_SIZE], down[DOWN_NAME_SIZE];
+	struct lp_tunnel_rec old;
+	size_t len;
+	int dirfd = -1, lockfd = -1, r = -EINVAL;
+
+	if (dir == NULL || rec == NULL)
+		goto out;
+	if ((r = lp_tunnel_rec_format(rec, text, sizeof(text), &len)) != 0)
+		goto out;
+	if ((r = lp_file_dotname(tmpname, sizeof(tmpname), rec->node,
+	    ".tmp")) != 0 || (r = down_name(down, sizeof(down), rec->node)) != 0)
+		goto out;
+	if ((r = make_dirs(dir)) != 0)
+		goto out;
+	if ((r = open_dir(dir, rec->node, &dirfd, &lockfd)) != 0)
+		goto out;
+	/*
+	 * Under the node's lock, so that of two sessions opening at once
+	 * only one finds the node free.  A record that cannot be read, or
+	 * whose process is gone, holds nothing.
+	 */
+	if (read_rec(dirfd, rec->node, &old) == 0 && old.pid != rec->pid &&
+	    !is_stale(&old)) {
+		if (ret_holder != NULL)
+			*ret_holder = old;
+		r = -EEXIST;
+		goto out;
+	}
+	r = lp_file_replace(dirfd, rec->node, tmpname, text, len,
+	    REC_FILE_MODE);
+	if (r == 0 && (r = lp_file_remove(dirfd, down)) == -ENOENT)
+		r = 0;
+out:
+	lp_lock_release(lockfd);
+	if (dirfd != -1)
+		(void)close(dirfd);
+	return r;
+}
+
+int
 lp_tunnel_rec_read(const char *dir, const char *node,
     struct lp_tunnel_rec *ret)
 {
@@ -376,22 +409,6 @@ out:
 
 /* ------------------------------------------------------- down markers */
 
-#define DOWN_VERSION	"lp-tunnel-down 1"
-#define DOWN_SUFFIX	".down"
-/* "." + name + ".down.tmp" + NUL */
-#define DOWN_NAME_SIZE	(1 + LP_NODE_NAME_MAX + 9 + 1)
-#define DOWN_TEXT_MAX	128
-
-static int
-down_name(char *buf, size_t size, const char *node)
-{
-	int n;
-
-	n = snprintf(buf, size, "%s" DOWN_SUFFIX, node);
-	if (n < 0 || (size_t)n >= size)
-		return -ENAMETOOLONG;
-	return 0;
-}
 
 int
 lp_tunnel_down_write(const char *dir, const char *node, int64_t since)

@@ -41,9 +41,16 @@ int	lp_tunnel_rec_format(const struct lp_tunnel_rec *rec, char *buf,
 
 /*
  * Writes rec as dir/NODE atomically, creating dir (root, 0755) when it
- * is missing.  Returns 0 or a negative errno.
+ * is missing, unless the record there names another process that still
+ * runs (a node holds one tunnel at a time): then -EEXIST, with that
+ * record in *ret_holder when it is not NULL.  The check and the write
+ * are made under the node's lock, so of two sessions opening at once
+ * only one gets the node.  A record that cannot be read, or whose
+ * process is gone (see lp_tunnel_rec_read()), is replaced.  Removes the
+ * node's down marker.  Returns 0 or a negative errno.
  */
-int	lp_tunnel_rec_write(const char *dir, const struct lp_tunnel_rec *rec);
+int	lp_tunnel_rec_write(const char *dir, const struct lp_tunnel_rec *rec,
+	    struct lp_tunnel_rec *ret_holder);
 
 /*
  * Reads dir/NODE (root-owned, not writable by group or others, not a
@@ -72,7 +79,7 @@ int	lp_tunnel_rec_remove(const char *dir, const char *node, pid_t pid);
  *	since N			(epoch seconds)
  *	end
  * Written atomically like a record, creating dir when it is missing;
- * the next tunnel of the node removes it when its record is written.
+ * lp_tunnel_rec_write() removes it with the node's next record.
  * Returns 0 or a negative errno.
  */
 int	lp_tunnel_down_write(const char *dir, const char *node, int64_t since);

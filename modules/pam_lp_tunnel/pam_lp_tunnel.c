@@ -391,34 +391,6 @@ has_terminal(pam_handle_t *pamh)
 	return *tty != '\0' && strcmp(tty, LP_SSHD_TTY) != 0;
 }
 
-/*
- * A node holds one tunnel at a time.  While the record of another
- * session of the node names a live process, that session still holds
- * the node's port (or will until sshd finds its link dead), and a second
- * record would be removed by whichever session ends first.  A record
- * whose process is gone, or damaged, is replaced.
- *
- * XXX: two sessions of one node opening at the same instant can both
- * find no record; the one that cannot bind the port then ends and may
- * remove the record of the other.  The node's script runs one ssh at a
- * time, so this takes a second holder of the node's key; taking the
- * record's lock across the check and the write would end it.
- */
-static bool
-is_up(pam_handle_t *pamh, const struct lp_args *a, const struct lp_who *w,
-    const struct lp_index_node *node)
-{
-	struct lp_tunnel_rec old;
-
-	if (lp_tunnel_rec_read(a->run_dir, node->name, &old) != 0 ||
-	    old.pid == getpid())
-		return false;
-	lp_pam_log(pamh, LOG_NOTICE, w, "already_up",
-	    " node=%s pid=%ld since=%lld", node->name, (long)old.pid,
-	    (long long)old.since);
-	return true;
-}
-
 /* Says when the policy changed after the index was compiled. */
 static void
 warn_if_stale(pam_handle_t *pamh, const struct lp_args *a)
@@ -457,11 +429,15 @@ free_session_data(pam_handle_t *pamh, void *data, int error_status)
 
 /*
  * Writes the tunnel's record and remembers the node for the close, which
- * runs in this same process (sshd's monitor for the connection).
+ * runs in this same process (sshd's monitor for the connection).  A
+ * node holds one tunnel at a time: while the record of another session
+ * of the node names a live process, that session still holds the
+ * node's port (or will until sshd finds its link dead), and this one is
+ * refused with -EEXIST, the holder in *holder.
  */
 static int
 record_tunnel(pam_handle_t *pamh, const struct lp_args *a,
-    const struct lp_index_node *node)
+    const struct lp_index_node *node, struct lp_tunnel_rec *holder)
 {
 	struct lp_tunnel_rec rec;
 	struct lp_session *sess;
@@ -487,7 +463,7 @@ record_tunnel(pam_handle_t *pamh, const struct lp_args *a,
 		free(sess);
 		return -ENOMEM;
 	}
-	r = lp_tunnel_rec_write(a->run_dir, &rec);
+	r = lp_tunnel_rec_write(a->run_dir, &rec, holder);
 	if (r != 0)
 		(void)pam_set_data(pamh, LP_DATA_NODE, NULL, NULL);
 	return r;
@@ -503,6 +479,7 @@ static int
 open_tunnel(pam_handle_t *pamh, const struct lp_args *a,
     struct lp_index *idx, const struct lp_who *w, struct lp_found *f)
 {
+	struct lp_tunnel_rec holder;
 	int r;
 
 	if (check_tunnel_key(pamh, idx, w, f, PAM_SESSION_ERR) != PAM_SUCCESS)
@@ -513,12 +490,15 @@ open_tunnel(pam_handle_t *pamh, const struct lp_args *a,
 		    f->node.name);
 		return PAM_SESSION_ERR;
 	}
-	if (is_up(pamh, a, w, &f->node)) {
+	warn_if_stale(pamh, a);
+	if ((r = record_tunnel(pamh, a, &f->node, &holder)) == -EEXIST) {
 		f->reason = "already_up";
+		lp_pam_log(pamh, LOG_NOTICE, w, f->reason,
+		    " node=%s pid=%ld since=%lld", f->node.name,
+		    (long)holder.pid, (long long)holder.since);
 		return PAM_SESSION_ERR;
 	}
-	warn_if_stale(pamh, a);
-	if ((r = record_tunnel(pamh, a, &f->node)) != 0) {
+	if (r != 0) {
 		f->reason = "record_failed";
 		lp_pam_log(pamh, LOG_ERR, w, f->reason,
 		    " node=%s run_dir=%s error=%s", f->node.name,
@@ -527,13 +507,6 @@ open_tunnel(pam_handle_t *pamh, const struct lp_args *a,
 	}
 	lp_pam_log(pamh, LOG_INFO, w, "ok", " node=%s port=%u pid=%ld",
 	    f->node.name, f->node.port, (long)getpid());
-
-	/* The node is up again: lp-hop no longer says since when down. */
-	r = lp_tunnel_down_remove(a->run_dir, f->node.name);
-	if (r != 0 && r != -ENOENT)
-		pam_syslog(pamh, LOG_WARNING, "cannot remove the down marker "
-		    "of %s in %s: %s, continuing", f->node.name, a->run_dir,
-		    strerror(-r));
 	return PAM_SUCCESS;
 }
 

@@ -445,10 +445,15 @@ test_tunnel_close_keeps_record_of_a_newer_tunnel(void **state)
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(tunnel_open(PK(KEY_GPU01), NULL, &c, &ph),
 	    PAM_SUCCESS);
-	/* The node reconnected through another sshd process (pid 1 runs). */
+	/*
+	 * The node reconnected through another sshd process (pid 1 runs)
+	 * once this session's record had gone: lp_tunnel_rec_write() never
+	 * replaces the record of a live process.
+	 */
 	assert_int_equal(lp_tunnel_rec_read(run_dir, "gpu01", &rec), 0);
+	assert_int_equal(lp_tunnel_rec_remove(run_dir, "gpu01", rec.pid), 0);
 	rec.pid = 1;
-	assert_int_equal(lp_tunnel_rec_write(run_dir, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(run_dir, &rec, NULL), 0);
 	assert_int_equal(run(ph, SVC, TUNNEL, PAMTEST_CLOSE_SESSION, &c),
 	    PAM_SUCCESS);
 	assert_logged(&c, "reason=replaced", "node=gpu01");
@@ -474,7 +479,7 @@ test_tunnel_session_refused_while_node_has_a_live_tunnel(void **state)
 	(void)strcpy(rec.peer, "198.51.100.1");
 	rec.pid = 1;
 	rec.since = (int64_t)time(NULL);
-	assert_int_equal(lp_tunnel_rec_write(run_dir, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(run_dir, &rec, NULL), 0);
 	assert_int_equal(tunnel_open(PK(KEY_GPU01), NULL, &c, &ph),
 	    PAM_SESSION_ERR);
 	assert_logged(&c, "reason=already_up", "node=gpu01 pid=1 ");
@@ -485,7 +490,7 @@ test_tunnel_session_refused_while_node_has_a_live_tunnel(void **state)
 
 	/* Once its process is gone, the record no longer holds the node. */
 	rec.since -= 3600 * 24 * 365 * 20;
-	assert_int_equal(lp_tunnel_rec_write(run_dir, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(run_dir, &rec, NULL), 0);
 	assert_int_equal(tunnel_open(PK(KEY_GPU01), NULL, &c, &ph),
 	    PAM_SUCCESS);
 	assert_int_equal(lp_tunnel_rec_read(run_dir, "gpu01", &back), 0);

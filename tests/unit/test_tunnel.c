@@ -481,7 +481,7 @@ test_tunnel_write_then_read_round_trips(void **state)
 	struct lp_tunnel_rec rec, back;
 
 	make_rec(&rec, "gpu01", getpid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), 0);
 	assert_rec_equal(&rec, &back);
 }
@@ -497,7 +497,7 @@ test_tunnel_write_creates_missing_directories_for_all(void **state)
 	/* Whoever loads the module may run with a tight umask. */
 	(void)umask(077);
 	make_rec(&rec, "gpu01", getpid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	(void)snprintf(path, sizeof(path), "%s/run/lp", fx->dir);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
@@ -520,16 +520,67 @@ test_tunnel_write_replaces_record_and_leaves_no_temporary(void **state)
 
 	make_run(fx);
 	make_rec(&rec, "gpu01", getpid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	rec.port = 22002;
 	(void)strcpy(rec.peer, "198.51.100.1");
 	rec.since = 1800000000;
 	/* A temporary file left by a crash does not block the write. */
 	put_text(fx->dirfd, ".gpu01.tmp", "junk", 0644);
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), 0);
 	assert_rec_equal(&rec, &back);
 	assert_false(exists(fx->dirfd, ".gpu01.tmp"));
+}
+
+static void
+test_tunnel_write_refuses_a_node_held_by_a_live_process(void **state)
+{
+	struct fx *fx = *state;
+	struct lp_tunnel_rec live, mine, holder, back;
+
+	/* pid 1 always runs, and started before this record was written. */
+	make_rec(&live, "gpu01", 1);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &live, NULL), 0);
+	make_rec(&mine, "gpu01", getpid());
+	memset(&holder, 0, sizeof(holder));
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &mine, &holder),
+	    -EEXIST);
+	assert_rec_equal(&holder, &live);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &mine, NULL), -EEXIST);
+	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), 0);
+	assert_rec_equal(&back, &live);
+}
+
+static void
+test_tunnel_write_replaces_a_dead_or_damaged_holder(void **state)
+{
+	struct fx *fx = *state;
+	struct lp_tunnel_rec mine, back;
+
+	make_run(fx);
+	make_rec(&mine, "gpu01", getpid());
+	put_text(fx->dirfd, "gpu01", GOOD_TEXT, 0644);	/* pid 4242, long ago */
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &mine, NULL), 0);
+	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), 0);
+	assert_rec_equal(&back, &mine);
+	put_text(fx->dirfd, "gpu01", "lp-tunnel 1\nnode gpu01\n", 0644);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &mine, NULL), 0);
+	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), 0);
+	assert_rec_equal(&back, &mine);
+}
+
+static void
+test_tunnel_write_removes_the_down_marker(void **state)
+{
+	struct fx *fx = *state;
+	struct lp_tunnel_rec rec;
+	int64_t since;
+
+	assert_int_equal(lp_tunnel_down_write(fx->run, "gpu01", 17), 0);
+	make_rec(&rec, "gpu01", getpid());
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
+	assert_int_equal(lp_tunnel_down_read(fx->run, "gpu01", &since),
+	    -ENOENT);
 }
 
 static void
@@ -539,14 +590,14 @@ test_tunnel_write_refuses_invalid_record_and_writes_nothing(void **state)
 	struct lp_tunnel_rec rec;
 
 	make_rec(&rec, "../gpu01", getpid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), -EINVAL);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), -EINVAL);
 	make_rec(&rec, "gpu01", 0);
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), -EINVAL);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), -EINVAL);
 	assert_int_equal(access(fx->run, F_OK), -1);
-	assert_int_equal(lp_tunnel_rec_write(NULL, &rec), -EINVAL);
-	assert_int_equal(lp_tunnel_rec_write(fx->run, NULL), -EINVAL);
+	assert_int_equal(lp_tunnel_rec_write(NULL, &rec, NULL), -EINVAL);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, NULL, NULL), -EINVAL);
 	make_rec(&rec, "gpu01", getpid());
-	assert_int_equal(lp_tunnel_rec_write("relative/dir", &rec), -EINVAL);
+	assert_int_equal(lp_tunnel_rec_write("relative/dir", &rec, NULL), -EINVAL);
 }
 
 static void
@@ -559,16 +610,16 @@ test_tunnel_write_refuses_unsafe_directory(void **state)
 	make_run(fx);
 	make_rec(&rec, "gpu01", getpid());
 	assert_int_equal(chmod(fx->run, 0775), 0);
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), -EPERM);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), -EPERM);
 	assert_int_equal(chmod(fx->run, 0757), 0);
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), -EPERM);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), -EPERM);
 	assert_int_equal(chmod(fx->run, 0755), 0);
 	assert_int_equal(chown(fx->run, 1, 0), 0);
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), -EPERM);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), -EPERM);
 	assert_int_equal(chown(fx->run, 0, 0), 0);
 	(void)snprintf(link, sizeof(link), "%s/link", fx->dir);
 	assert_int_equal(symlink(fx->run, link), 0);
-	assert_int_equal(lp_tunnel_rec_write(link, &rec), -ELOOP);
+	assert_int_equal(lp_tunnel_rec_write(link, &rec, NULL), -ELOOP);
 	assert_false(exists(fx->dirfd, "gpu01"));
 }
 
@@ -590,7 +641,7 @@ test_tunnel_write_replaces_a_planted_link_not_its_target(void **state)
 	assert_int_equal(symlinkat(target, fx->dirfd, "gpu01"), 0);
 
 	make_rec(&rec, "gpu01", getpid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), 0);
 	fd = open(target, O_RDONLY);
 	assert_true(fd != -1);
@@ -619,13 +670,13 @@ test_tunnel_read_reports_stale_record_of_dead_pid(void **state)
 	struct lp_tunnel_rec rec, back;
 
 	make_rec(&rec, "gpu01", dead_pid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	make_rec(&back, "kept", 99);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), -ESTALE);
 	assert_string_equal(back.node, "kept");
 	/* pid 1 always runs. */
 	make_rec(&rec, "gpu01", 1);
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), 0);
 	assert_int_equal(back.pid, 1);
 }
@@ -655,11 +706,11 @@ test_tunnel_read_reports_stale_record_whose_pid_was_reused(void **state)
 	 */
 	make_rec(&rec, "gpu01", child);
 	rec.since -= 10;
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), -ESTALE);
 	/* Written after it started: its own. */
 	make_rec(&rec, "gpu01", child);
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), 0);
 	assert_int_equal(back.pid, child);
 
@@ -694,7 +745,7 @@ test_tunnel_read_refuses_symlinked_record(void **state)
 
 	make_run(fx);
 	make_rec(&rec, "gpu02", getpid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(symlinkat("gpu02", fx->dirfd, "gpu01"), 0);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &rec), -ELOOP);
 }
@@ -731,7 +782,7 @@ test_tunnel_read_refuses_unsafe_directory(void **state)
 
 	make_run(fx);
 	make_rec(&rec, "gpu01", getpid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(chmod(fx->run, 0777), 0);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &rec), -EPERM);
 	assert_int_equal(chmod(fx->run, 0755), 0);
@@ -758,7 +809,7 @@ test_tunnel_read_refuses_non_regular_or_linked_record(void **state)
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &rec), -EINVAL);
 	assert_int_equal(unlinkat(fx->dirfd, "gpu01", 0), 0);
 	make_rec(&rec, "gpu01", getpid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(linkat(fx->dirfd, "gpu01", fx->dirfd, "other", 0),
 	    0);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &rec), -EINVAL);
@@ -791,7 +842,7 @@ test_tunnel_remove_deletes_record_of_its_own_pid(void **state)
 
 	make_run(fx);
 	make_rec(&rec, "gpu01", getpid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(lp_tunnel_rec_remove(fx->run, "gpu01", getpid()), 0);
 	assert_false(exists(fx->dirfd, "gpu01"));
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &rec), -ENOENT);
@@ -807,11 +858,11 @@ test_tunnel_remove_by_another_pid_keeps_the_newer_record(void **state)
 
 	make_run(fx);
 	make_rec(&old, "gpu01", dead_pid());
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &old), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &old, NULL), 0);
 	/* The node came back before the old session closed. */
 	make_rec(&newer, "gpu01", getpid());
 	newer.since = old.since + 60;
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &newer), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &newer, NULL), 0);
 	assert_int_equal(lp_tunnel_rec_remove(fx->run, "gpu01", old.pid),
 	    -ESRCH);
 	assert_int_equal(lp_tunnel_rec_read(fx->run, "gpu01", &back), 0);
@@ -936,7 +987,7 @@ test_tunnel_down_remove_deletes_only_the_marker(void **state)
 	struct lp_tunnel_rec rec, got;
 
 	make_rec(&rec, "gpu01", 1);
-	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec), 0);
+	assert_int_equal(lp_tunnel_rec_write(fx->run, &rec, NULL), 0);
 	assert_int_equal(lp_tunnel_down_write(fx->run, "gpu01", 17), 0);
 	assert_int_equal(lp_tunnel_down_remove(fx->run, "gpu01"), 0);
 	assert_int_equal(lp_tunnel_down_remove(fx->run, "gpu01"), -ENOENT);
@@ -979,6 +1030,9 @@ main(void)
 		T(test_tunnel_write_then_read_round_trips),
 		T(test_tunnel_write_creates_missing_directories_for_all),
 		T(test_tunnel_write_replaces_record_and_leaves_no_temporary),
+		T(test_tunnel_write_refuses_a_node_held_by_a_live_process),
+		T(test_tunnel_write_replaces_a_dead_or_damaged_holder),
+		T(test_tunnel_write_removes_the_down_marker),
 		T(test_tunnel_write_refuses_invalid_record_and_writes_nothing),
 		T(test_tunnel_write_refuses_unsafe_directory),
 		T(test_tunnel_write_replaces_a_planted_link_not_its_target),
