@@ -22,7 +22,8 @@
 # program with a file capability ignores LD_LIBRARY_PATH and
 # LP_NSS_INDEX, so nss_lp is found through a private ld.so.cache and
 # reads the index at its compiled-in path, on an overlay of /var/lib that
-# only this namespace sees (as tests/e2e/hop.sh does).
+# only this namespace sees (lp_path_index and lp_path_nss of
+# tests/e2e/path-lib.sh, as tests/e2e/hop.sh uses them).
 #
 # Environment (set by ci/bench): LP_TEST_SRCDIR, LP_TEST_BUILDDIR and
 # OATHTOOL as lib.sh wants them, LP_BENCH_TOP, LP_BENCH_BIN (bench_net),
@@ -35,6 +36,7 @@ set -eu
 
 # shellcheck source=tests/e2e/lib.sh
 . "${LP_TEST_SRCDIR:?}/e2e/lib.sh"
+. "$LP_TEST_SRCDIR/e2e/path-lib.sh"
 # shellcheck source=tests/bench/lib.sh
 . "${LP_BENCH_TOP:?}/tests/bench/lib.sh"
 lp_e2e_init bench-hop "$@"
@@ -50,7 +52,8 @@ PING_SIZE=64
 CIPHER=aes128-gcm@openssh.com
 NODE=bench01
 RUN_DIR=$W/run/tunnels
-INDEX=/var/lib/lp/nodes.cdb
+INDEX=$(lp_path_index_path) || lp_e2e_bail "no LP_INDEX_PATH in config.h"
+LP_NODES=$B/lp-nodes
 NSS_LIBS=$B/.libs
 export LC_ALL=C
 
@@ -87,10 +90,7 @@ nodes:
     keys: [ "$(cut -d' ' -f1,2 "$W/keys/$NODE.pub")" ]
     groups: [bench]
 EOF
-lp_e2e__overlay /var/lib || lp_e2e_bail "overlay on /var/lib"
-{ [ -d /var/lib/lp ] || mkdir -m 0755 /var/lib/lp; } &&
-"$B/lp-nodes" -c "$LP_E2E_CONFIG" -i "$INDEX" compile >/dev/null ||
-    lp_e2e_bail "lp-nodes compile"
+lp_path_index || lp_e2e_bail "lp-nodes compile"
 
 # The live record, as pam_lp_tunnel writes it (lib/tunnel.h).
 mkdir -m 0755 "$W/run" "$RUN_DIR" &&
@@ -102,16 +102,7 @@ chmod 0644 "$RUN_DIR/$NODE" || lp_e2e_bail "tunnel record"
     lp_e2e_bail "lp-nodes status does not see $NODE up: $(cat "$W/status")"
 
 # nss_lp for hosts and services, through a private ld.so.cache.
-sed -e '/^hosts:/d' -e '/^services:/d' /etc/nsswitch.conf \
-    >"$W/nsswitch.conf" &&
-printf 'hosts: files lp\nservices: lp files\n' >>"$W/nsswitch.conf" &&
-printf '%s\ninclude /etc/ld.so.conf.d/*.conf\n' "$NSS_LIBS" \
-    >"$W/ld.so.conf" &&
-ldconfig -X -C "$W/ld.so.cache" -f "$W/ld.so.conf" &&
-chmod 0644 "$W/nsswitch.conf" "$W/ld.so.cache" &&
-mount --bind "$W/nsswitch.conf" /etc/nsswitch.conf &&
-mount --bind "$W/ld.so.cache" /etc/ld.so.cache ||
-    lp_e2e_bail "private nsswitch.conf and ld.so.cache"
+lp_path_nss || lp_e2e_bail "private nsswitch.conf and ld.so.cache"
 [ "$(getent services "$NODE" | awk '{ print $2 }')" = "$PORT/tcp" ] ||
     lp_e2e_bail "getent services $NODE: $(getent services "$NODE" || :)"
 

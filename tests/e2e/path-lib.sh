@@ -137,10 +137,7 @@ lp_path_init()
 	BAST_ADDR=198.18.3.2
 	TUSER=lp-tunnel
 	RUN_DIR=/run/lp/tunnels
-	# The index where this build's nss_lp and lp-hop look for it.
-	INDEX=$(sed -n 's/^#define LP_INDEX_PATH "\(.*\)"$/\1/p' \
-	    "$LP_TEST_BUILDDIR/config.h")
-	[ -n "$INDEX" ] || lp_e2e_bail "no LP_INDEX_PATH in config.h"
+	INDEX=$(lp_path_index_path) || lp_e2e_bail "no LP_INDEX_PATH in config.h"
 	TUNNEL_MODULE=$LP_TEST_BUILDDIR/.libs/pam_lp_tunnel.so
 	NSS_LIBS=$LP_TEST_BUILDDIR/.libs
 	SCRIPT=$LP_TEST_SRCDIR/../utils/lp-node-tunnel
@@ -254,7 +251,16 @@ prompts() { grep -c . "$LP_E2E_ASKPASS_LOG" || :; }
 
 # ------------------------------------------------------------ bastion
 
-# The index at the path nss_lp and lp-hop are built with, compiled from
+# lp_path_index_path: where this build's nss_lp and lp-hop look for the
+# index (LP_INDEX_PATH in config.h).
+lp_path_index_path()
+{
+	sed -n 's/^#define LP_INDEX_PATH "\(.*\)"$/\1/p' \
+	    "$LP_TEST_BUILDDIR/config.h" | grep .
+}
+
+# lp_path_index: the index at the path nss_lp and lp-hop are built with
+# ($INDEX), compiled by $LP_NODES from
 # the policy, on an overlay of the nearest directory above it that
 # exists (/var/lib on a usual build), which only this namespace sees.
 lp_path_index()
