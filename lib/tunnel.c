@@ -481,21 +481,3 @@ out:
 		(void)close(dirfd);
 	return r;
 }
-
-int
-lp_tunnel_down_remove(const char *dir, const char *node)
-{
-	char name[DOWN_NAME_SIZE];
-	int dirfd = -1, lockfd = -1, r;
-
-	if ((r = open_dir(dir, node, &dirfd, &lockfd)) != 0)
-		goto out;
-	if ((r = down_name(name, sizeof(name), node)) != 0)
-		goto out;
-	r = lp_file_remove(dirfd, name);
-out:
-	lp_lock_release(lockfd);
-	if (dirfd != -1)
-		(void)close(dirfd);
-	return r;
-}

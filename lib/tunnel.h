@@ -91,7 +91,4 @@ int	lp_tunnel_down_write(const char *dir, const char *node, int64_t since);
 int	lp_tunnel_down_read(const char *dir, const char *node,
 	    int64_t *ret_since);
 
-/* Removes dir/NODE.down.  Returns 0, -ENOENT or another negative errno. */
-int	lp_tunnel_down_remove(const char *dir, const char *node);
-
 #endif /* LP_TUNNEL_H */
